@@ -25,6 +25,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ucuie.jsonio import write_jsonl
 from ucuie.tasks import TASKS
 
 
@@ -159,17 +160,10 @@ def span_at(text: str, start: int, end: int) -> Span:
 
 
 def write_records(path: str | Path, records: Iterable[Record]) -> int:
-    """Write records as JSON lines (atomically: a temp file renamed at the end); return the count."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    n = 0
-    with tmp.open("w", encoding="utf-8") as f:
-        for record in records:
-            f.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
-            n += 1
-    tmp.replace(path)
-    return n
+    """Write records as JSON lines (atomically); return the count."""
+    records = list(records)
+    write_jsonl(path, (record.to_json() for record in records))
+    return len(records)
 
 
 def read_records(path: str | Path) -> list[Record]:
@@ -206,12 +200,12 @@ class DatasetSchema:
 
     @classmethod
     def from_records(cls, dataset: str, task: str, records: Iterable[Record]) -> DatasetSchema:
-        """Collect the frame and slot types that occur in ``records`` (sorted, for stable files)."""
-        frames: dict[str, set[str]] = {}
+        """Collect the frame types (sorted) and their slot types (in order of first appearance)."""
+        frames: dict[str, dict[str, None]] = {}
         for record in records:
             for frame in record.frames:
-                frames.setdefault(frame.type, set()).update(slot.type for slot in frame.slots)
-        return cls(dataset=dataset, task=task, frames={k: sorted(v) for k, v in sorted(frames.items())})
+                frames.setdefault(frame.type, {}).update(dict.fromkeys(slot.type for slot in frame.slots))
+        return cls(dataset=dataset, task=task, frames={k: list(v) for k, v in sorted(frames.items())})
 
 
 def write_schema(path: str | Path, schema: DatasetSchema) -> None:
