@@ -29,7 +29,7 @@ rule instructions:
 rule baseline:
     # The untrained backbone prompted with the same instructions: its scores table.
     input:
-        expand(RESULTS + "/tables/backbone.{ext}", ext=["csv", "md"]),
+        expand(f"{RESULTS}/tables/backbone.{{ext}}", ext=["csv", "md"]),
 
 
 rule all:

@@ -80,3 +80,17 @@ def data_outputs():
 
 def instance_outputs():
     return [f"{RESULTS}/instances/{d}/{s}.jsonl" for d in DATASETS for s in splits_of(d)]
+
+
+def convert_source(wildcards):
+    spec = DATASETS[wildcards.dataset]
+    if spec["format"] == "demo":
+        return expand(f"{RESULTS}/demo_corpus/{wildcards.dataset}/{{split}}.jsonl", split=splits_of(wildcards.dataset))
+    return []
+
+
+def paraphrase_inputs(wildcards):
+    settings = config["instructions"]
+    if settings["backend"] == "hf" and settings["hf"]["model"] == "backbone":
+        return [f"{BACKBONE}/config.json"]
+    return []

@@ -32,7 +32,7 @@ rule demo_corpus:
         expand(f"{RESULTS}/demo_corpus/{{dataset}}/schema.json", dataset=demo_datasets()),
     params:
         demo=config["data"]["demo"],
-        out_dir=f"{RESULTS}/demo_corpus",
+        out_dir=lambda wildcards, output: str(Path(output[0]).parents[1]),
     log:
         f"{LOGS}/demo_corpus.log",
     benchmark:
@@ -41,13 +41,6 @@ rule demo_corpus:
         "../envs/data.yaml"
     script:
         "../scripts/demo_corpus.py"
-
-
-def convert_source(wildcards):
-    spec = DATASETS[wildcards.dataset]
-    if spec["format"] == "demo":
-        return expand(f"{RESULTS}/demo_corpus/{wildcards.dataset}/{{split}}.jsonl", split=splits_of(wildcards.dataset))
-    return []
 
 
 rule convert:
@@ -60,7 +53,7 @@ rule convert:
         problems=f"{RESULTS}/data/{{dataset}}/problems.txt",
     params:
         spec=lambda wc: DATASETS[wc.dataset],
-        source=lambda wc: (f"{RESULTS}/demo_corpus/{wc.dataset}" if DATASETS[wc.dataset]["format"] == "demo" else DATASETS[wc.dataset]["path"]),
+        source=lambda wc, input: str(Path(input[0]).parent) if input else DATASETS[wc.dataset]["path"],
         splits=lambda wc: splits_of(wc.dataset),
         max_train=config["data"]["max_train_per_dataset"],
         seed=config["seed"],

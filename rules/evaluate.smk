@@ -9,7 +9,6 @@ rule predict_backbone:
     output:
         f"{RESULTS}/predictions/backbone/{{dataset}}.jsonl",
     params:
-        backbone=BACKBONE,
         dtype=config["backbone"]["dtype"],
         batch_size=config["evaluation"]["batch_size"],
         max_new_tokens=config["evaluation"]["max_new_tokens"],

@@ -1,13 +1,6 @@
 # Instruction paraphrase pools and instances (instruction + schema + text -> target).
 
 
-def paraphrase_inputs(wildcards):
-    settings = config["instructions"]
-    if settings["backend"] == "hf" and settings["hf"]["model"] == "backbone":
-        return [rules.backbone.output.config]
-    return []
-
-
 rule paraphrase:
     # Base instructions plus filtered LLM paraphrases, per task and capability sub-task.
     input:
@@ -16,7 +9,6 @@ rule paraphrase:
         POOL,
     params:
         settings=config["instructions"],
-        backbone=BACKBONE,
         seed=config["seed"],
         cache_dir="resources/cache/llm",
     log:

@@ -44,6 +44,11 @@ def test_demo_dry_run_lists_data_paraphrase_and_scoring_steps(tmp_path):
     assert counts["table"] == 1
 
 
+def test_workflow_passes_snakemake_lint():
+    run = snakemake("--lint")
+    assert run.returncode == 0 and "Congratulations, your workflow is in a good condition!" in run.stdout, run.stdout
+
+
 @pytest.mark.parametrize(
     ("override", "message"),
     [

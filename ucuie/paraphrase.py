@@ -167,7 +167,7 @@ def build_pool(
     return pool
 
 
-def paraphrase_from_config(settings: dict, backbone_path: str | Path, cache_dir: str | Path, seed: int) -> ParaphrasePool:
+def paraphrase_from_config(settings: dict, backbone_path: str | Path | None, cache_dir: str | Path, seed: int) -> ParaphrasePool:
     """Build the pool the ``instructions`` config section asks for, logging the filter counts."""
     kind = settings["backend"]
     backend = None
