@@ -3,7 +3,11 @@ import re
 from pathlib import Path
 
 from ucuie.config import ConfigError, validate_config
+from ucuie.data.convert import FORMATS
+from ucuie.data.convert.ie_instructions import task_of as ie_instructions_task
 from ucuie.data.demo import load_corpus
+from ucuie.experiments import FULL, VariantError, low_resource_set, model_id, model_key, resolve_variant, settings_key, warming_settings
+from ucuie.tasks import capabilities_of
 
 if not workflow.overwrite_configfiles:
     configfile: "config.yaml"
@@ -49,9 +53,55 @@ for _name, _spec in DATASETS.items():
     if _spec["format"] != "demo" and not Path(_spec["path"]).expanduser().exists():
         raise WorkflowError(f"config key 'data.datasets.{_name}.path': folder {_spec['path']} does not exist")
 
+SEEDS = config["training"]["seeds"]
+RESOURCES = config["resources"]
+
+
+def job_resources(family):
+    """Memory, runtime (minutes) and GPUs of a rule family, from the config's 'resources'."""
+    job = RESOURCES[family]
+    return {"mem_mb": job["mem_mb"], "runtime": job["runtime"], "gpu": job["gpus"]}
+
+
+LOW = config["data"]["low_resource"]
+HELD_OUT = [name for name, spec in DATASETS.items() if spec["held_out"]]
+TRAINED_ON = [name for name in DATASETS if name not in HELD_OUT]
+for _name in LOW["datasets"]:
+    if _name not in TRAINED_ON:
+        raise WorkflowError(f"config key 'data.low_resource.datasets' names {_name!r}, which is not a configured dataset that is trained on (held-out datasets have no training split)")
+
+try:
+    VARIANTS = {_name: resolve_variant(config, _name) for _name in config["models"]}
+except VariantError as error:
+    raise WorkflowError(str(error)) from None
+EXPERIMENTS = config["experiments"]
+for _name in EXPERIMENTS["supervised"] + [EXPERIMENTS["low_resource"]] * bool(EXPERIMENTS["low_resource"]):
+    if _name not in VARIANTS:
+        raise WorkflowError(f"config key 'experiments' names model {_name!r}, which is not under 'models' (it has {', '.join(VARIANTS) or 'none'})")
+if EXPERIMENTS["supervised"] and not TRAINED_ON:
+    raise WorkflowError("config key 'experiments.supervised' needs at least one dataset that is not held out")
+#: Warming settings by key: variants whose warming is the same share one warming run.
+WARMINGS = {
+    settings_key(warming_settings(variant)): warming_settings(variant)
+    for variant in VARIANTS.values()
+    if variant["training"]["warming"]["enabled"]
+}
+MODEL_KEYS = {name: model_key(variant) for name, variant in VARIANTS.items()}
+LOW_SETS = {low_resource_set(fraction): fraction for fraction in LOW["fractions"]} if EXPERIMENTS["low_resource"] and LOW["datasets"] else {}
+
 wildcard_constraints:
     dataset="|".join(map(re.escape, DATASETS)) if DATASETS else "NONE",
-    split="train|dev|test",
+    split=r"train|dev|test|train\.low-[0-9.e-]+\.seed-[0-9]+",
+    capability="judging|locating|associating",
+    variant="|".join(map(re.escape, VARIANTS)) if VARIANTS else "NONE",
+    trainset="|".join(map(re.escape, [FULL, *LOW_SETS])),
+    key="[0-9a-f]{10}",
+    seed="[0-9]+",
+    mkey="[0-9a-f]{10}",
+    model="backbone|(?:{})/[0-9a-f]{{10}}/(?:{})/seed-[0-9]+".format(
+        "|".join(map(re.escape, VARIANTS)) or "NONE", "|".join(map(re.escape, [FULL, *LOW_SETS]))
+    ),
+    experiment="table1_supervised|table2_low_resource|table3_zero_shot",
 
 
 def splits_of(dataset):
@@ -68,12 +118,11 @@ def data_outputs():
     for dataset in DATASETS:
         files += expand(f"{RESULTS}/data/{dataset}/{{split}}.jsonl", split=splits_of(dataset))
         files.append(f"{RESULTS}/data/{dataset}/schema.json")
-    low = config["data"]["low_resource"]
-    for dataset in low["datasets"]:
+    for dataset in LOW["datasets"]:
         files += expand(
             f"{RESULTS}/data/{dataset}/train.low-{{fraction}}.seed-{{seed}}.jsonl",
-            fraction=low["fractions"],
-            seed=low["seeds"],
+            fraction=LOW["fractions"],
+            seed=SEEDS,
         )
     return files
 
@@ -94,3 +143,111 @@ def paraphrase_inputs(wildcards):
     if settings["backend"] == "hf" and settings["hf"]["model"] == "backbone":
         return [f"{BACKBONE}/config.json"]
     return []
+
+
+# Training sets, warming and trained models (rules/train.smk).
+
+
+def training_split(trainset, seed):
+    """The split file a training set reads: the full train split or a low-resource sample."""
+    return "train" if trainset == FULL else f"train.low-{LOW_SETS[trainset]}.seed-{seed}"
+
+
+def training_datasets(trainset):
+    return TRAINED_ON if trainset == FULL else LOW["datasets"]
+
+
+def training_instances(wildcards):
+    split = training_split(wildcards.trainset, wildcards.seed)
+    return [f"{RESULTS}/instances/{d}/{split}.jsonl" for d in training_datasets(wildcards.trainset)]
+
+
+def warming_instances(wildcards):
+    split = training_split(wildcards.trainset, wildcards.seed)
+    return [
+        f"{RESULTS}/instances/{d}/{split}.{capability}.jsonl"
+        for d in training_datasets(wildcards.trainset)
+        for capability in capabilities_of(dataset_task(d))
+    ]
+
+
+def dataset_task(dataset):
+    """The task of a dataset, known before conversion: demo corpus, config, format or folder name."""
+    spec = DATASETS[dataset]
+    if spec["format"] == "demo":
+        return _DEMO[dataset].task
+    if "task" in spec:
+        return spec["task"]
+    if spec["format"] == "unified":
+        raise WorkflowError(f"config key 'data.datasets.{dataset}.task' is missing: say which task the unified records hold")
+    return FORMATS[spec["format"]] or ie_instructions_task(Path(spec["path"]).expanduser())
+
+
+def warming_dir(variant, trainset, seed):
+    return f"{RESULTS}/warming/{trainset}/{settings_key(warming_settings(VARIANTS[variant]))}/seed-{seed}"
+
+
+def variant_settings(wildcards):
+    """The settings of the variant a train job builds; its key must be the current config's."""
+    if wildcards.mkey != MODEL_KEYS[wildcards.variant]:
+        raise WorkflowError(
+            f"models/{wildcards.variant}/{wildcards.mkey} was trained with other settings than the config's "
+            f"'models.{wildcards.variant}' (key {MODEL_KEYS[wildcards.variant]}); it can be reused, not rebuilt"
+        )
+    return VARIANTS[wildcards.variant]
+
+
+def warm_start(wildcards):
+    """The warming adapter a variant starts stage 2 from (none for the w/o warming ablation)."""
+    if not VARIANTS[wildcards.variant]["training"]["warming"]["enabled"]:
+        return []
+    return [f"{warming_dir(wildcards.variant, wildcards.trainset, wildcards.seed)}/adapter/adapter_model.safetensors"]
+
+
+# Experiment tables (rules/evaluate.smk): paper Tables 1-3.
+
+SUPERVISED_TABLE, LOW_RESOURCE_TABLE, ZERO_SHOT_TABLE = "table1_supervised", "table2_low_resource", "table3_zero_shot"
+
+
+def experiment_tables():
+    """The tables this config defines: Table 1 and 3 need supervised variants, Table 2 low-resource sets."""
+    tables = []
+    if EXPERIMENTS["supervised"] and TRAINED_ON:
+        tables.append(SUPERVISED_TABLE)
+    if LOW_SETS:
+        tables.append(LOW_RESOURCE_TABLE)
+    if EXPERIMENTS["supervised"] and HELD_OUT:
+        tables.append(ZERO_SHOT_TABLE)
+    return tables
+
+
+def score_file(model, dataset):
+    return f"{RESULTS}/scores/{model}/{dataset}.json"
+
+
+def table_columns(experiment):
+    """Column label -> one list of score files per seed; the untrained backbone comes first."""
+    if experiment == LOW_RESOURCE_TABLE:
+        datasets, variant = LOW["datasets"], EXPERIMENTS["low_resource"]
+        sets = {f"{100 * fraction:g}%": trainset for trainset, fraction in LOW_SETS.items()}
+        if variant in EXPERIMENTS["supervised"]:
+            sets["100%"] = FULL  # already trained for Table 1: the reference point costs nothing
+        runs = {label: (variant, trainset) for label, trainset in sets.items()}
+    else:
+        datasets = TRAINED_ON if experiment == SUPERVISED_TABLE else HELD_OUT
+        runs = {variant: (variant, FULL) for variant in EXPERIMENTS["supervised"]}
+    columns = {"backbone": [[score_file("backbone", d) for d in datasets]]}
+    for label, (variant, trainset) in runs.items():
+        models = [model_id(variant, MODEL_KEYS[variant], trainset, seed) for seed in SEEDS]
+        columns[label] = [[score_file(model, d) for d in datasets] for model in models]
+    return columns
+
+
+def trained_models():
+    """Every (variant, training set, seed) the experiment tables need."""
+    models = []
+    for experiment in experiment_tables():
+        for label, runs in table_columns(experiment).items():
+            if label != "backbone":
+                models += [Path(files[0]).parent.relative_to(f"{RESULTS}/scores").as_posix() for files in runs]
+    return list(dict.fromkeys(models))

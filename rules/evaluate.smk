@@ -19,9 +19,9 @@ rule predict_backbone:
         f"{BENCHMARKS}/predict/backbone-{{dataset}}.tsv"
     conda:
         "../envs/model.yaml"
-    threads: 2
+    threads: RESOURCES["prediction"]["threads"]
     resources:
-        mem_mb=8000,
+        **job_resources("prediction"),
     script:
         "../scripts/predict.py"
 
@@ -56,3 +56,37 @@ rule table:
         "../envs/report.yaml"
     script:
         "../scripts/table.py"
+
+
+rule experiment_table:
+    # Paper Tables 1-3: models side by side, mean and std over seeds, backbone first.
+    input:
+        lambda wc: [path for runs in table_columns(wc.experiment).values() for files in runs for path in files],
+    output:
+        csv=report(f"{RESULTS}/tables/{{experiment}}.csv", category="Tables"),
+        md=f"{RESULTS}/tables/{{experiment}}.md",
+    params:
+        columns=lambda wc: table_columns(wc.experiment),
+        held_out=HELD_OUT,
+    log:
+        f"{LOGS}/table/{{experiment}}.log",
+    conda:
+        "../envs/report.yaml"
+    script:
+        "../scripts/experiment_table.py"
+
+
+rule figures:
+    # Headline F1 per task and model, low-resource curves, training curves.
+    input:
+        tables=expand(f"{RESULTS}/tables/{{experiment}}.csv", experiment=experiment_tables()),
+        logs=[f"{RESULTS}/models/{model}/log.csv" for model in trained_models()],
+    output:
+        results=report(f"{RESULTS}/figures/results.png", category="Figures"),
+        training=report(f"{RESULTS}/figures/training.png", category="Figures"),
+    log:
+        f"{LOGS}/figures.log",
+    conda:
+        "../envs/report.yaml"
+    script:
+        "../scripts/figures.py"

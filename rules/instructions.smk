@@ -17,9 +17,9 @@ rule paraphrase:
         f"{BENCHMARKS}/paraphrase.tsv"
     conda:
         "../envs/model.yaml"
-    threads: 2
+    threads: RESOURCES["paraphrase"]["threads"]
     resources:
-        mem_mb=4000,
+        **job_resources("paraphrase"),
     script:
         "../scripts/paraphrase.py"
 

@@ -43,6 +43,8 @@ def test_no_frames_and_null_filler():
     assert linearize([]) == "{}"
     relation = Frame("work for", None, (Slot("subject", span("John")), Slot("object", span("IBM"))))
     assert linearize([relation]) == "{(work for: Null): [(subject: John), (object: IBM)]}"
+    judged = Frame("work for", None, (Slot("subject", None), Slot("object", None)))
+    assert linearize([judged]) == "{(work for: Null): [(subject: Null), (object: Null)]}"
 
 
 def test_quoting_rule():
@@ -126,9 +128,9 @@ def test_text_after_closing_brace_is_ignored_but_counted():
 
 
 def test_null_words():
-    # A bare Null filler is missing; a quoted one is the string; a bare Null slot filler drops the slot.
+    # A bare Null filler (of a frame or a slot) is missing; a quoted one is the string.
     result = parse('{(a: Null): [(s: Null), (t: "Null")], (Null: "Null"): []}')
-    assert result.frames == [ParsedFrame("a", None, [("t", "Null")]), ParsedFrame("Null", "Null")]
+    assert result.frames == [ParsedFrame("a", None, [("s", None), ("t", "Null")]), ParsedFrame("Null", "Null")]
     assert result.errors == 0
 
 
@@ -156,7 +158,7 @@ parsed_frames = st.builds(
     ParsedFrame,
     type=strings,
     filler=st.one_of(st.none(), strings),
-    slots=st.lists(st.tuples(strings, strings), max_size=3),
+    slots=st.lists(st.tuples(strings, st.one_of(st.none(), strings)), max_size=3),
 )
 
 
@@ -164,7 +166,7 @@ def to_frame(parsed: ParsedFrame) -> Frame:
     return Frame(
         type=parsed.type,
         filler=None if parsed.filler is None else span(parsed.filler),
-        slots=tuple(Slot(slot_type, span(value)) for slot_type, value in parsed.slots),
+        slots=tuple(Slot(slot_type, None if value is None else span(value)) for slot_type, value in parsed.slots),
     )
 
 

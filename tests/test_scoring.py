@@ -165,6 +165,19 @@ def test_capability_units():
     assert counts(gold, reordered, "associating") == Counts(tp=1, fp=0, fn=0)
 
 
+def test_a_slot_without_filler_counts_only_for_judging():
+    text = "Obama delivered a speech at Columbia"
+    delivered, columbia = at(text, "delivered"), at(text, "Columbia")
+    gold = record(text, "ee", [Frame("Speech", delivered, (Slot("Place", columbia),))])
+    with_null = [Frame("Speech", delivered, (Slot("Place", columbia), Slot("Speaker", None)))]
+    # A model writing (Speaker: Null) neither gains nor loses an argument, a locating or an
+    # associating unit; judging sees the slot type Speech/Speaker (a false positive here).
+    assert counts(gold, with_null, "argument") == Counts(tp=1, fp=0, fn=0)
+    assert counts(replace(gold, task="locating"), with_null, "locating") == Counts(tp=2, fp=0, fn=0)
+    assert counts(replace(gold, task="associating"), with_null, "associating") == Counts(tp=1, fp=0, fn=0)
+    assert counts(replace(gold, task="judging"), with_null, "judging") == Counts(tp=2, fp=1, fn=0)
+
+
 def test_duplicates_count_once():
     text = "Paris is in France"
     gold = record(text, "ner", [Frame("location", at(text, "Paris")), Frame("location", at(text, "Paris"))])

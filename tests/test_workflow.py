@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import shared_data_dir
+from ucuie.data.demo import load_corpus
 from ucuie.records import read_records, read_schema
+from ucuie.tasks import capabilities_of
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--cores", "2"]
@@ -28,20 +29,97 @@ def job_counts(output: str) -> dict[str, int]:
     return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.MULTILINE)}
 
 
-def test_demo_dry_run_lists_data_paraphrase_and_scoring_steps(tmp_path):
-    run = snakemake("-n", "--directory", str(tmp_path), "--configfile", str(ROOT / "config.yaml"), "--replace-workflow-config")
+def dataset_tasks(config: dict) -> dict[str, str]:
+    """The task of every configured dataset, as the config states it (demo corpus, key, format or folder)."""
+    demo = {definition.name: definition.task for definition in load_corpus().datasets}
+    by_format = {"conll_bio": "ner", "spert": "re", "phee": "ee", "casie": "ee", "aste": "absa"}
+    tasks = {}
+    for name, spec in config["data"]["datasets"].items():
+        if spec["format"] == "demo":
+            tasks[name] = demo[name]
+        elif "task" in spec:
+            tasks[name] = spec["task"]
+        elif spec["format"] == "ie_instructions":
+            tasks[name] = {"NER": "ner", "RE": "re", "EE": "ee"}[Path(spec["path"]).parent.name]
+        else:
+            tasks[name] = by_format[spec["format"]]
+    return tasks
+
+
+def expected_jobs(config: dict) -> dict[str, int]:
+    """Jobs per rule of the default target, counted from the config the way the paper's experiments read."""
+    datasets = config["data"]["datasets"]
+    tasks = dataset_tasks(config)
+    trained = [name for name, spec in datasets.items() if not spec.get("held_out")]
+    low = config["data"].get("low_resource", {})
+    seeds = len(config.get("training", {}).get("seeds", [13]))
+    experiments = config.get("experiments", {"supervised": ["uc-uie-h", "uc-uie"], "low_resource": "uc-uie"})
+    supervised = len(experiments["supervised"])
+    low_datasets = low.get("datasets", []) if experiments["low_resource"] else []
+    low_runs = len(low.get("fractions", [0.01, 0.05, 0.1])) * seeds if low_datasets else 0
+    capabilities = lambda names: sum(len(capabilities_of(tasks[d])) for d in names)  # noqa: E731
+    jobs = {
+        "convert": len(datasets),
+        "low_resource": len(low.get("datasets", [])) * len(low.get("fractions", [0.01, 0.05, 0.1])) * seeds,
+        "instances": 3 * len(trained) + (len(datasets) - len(trained)) + len(low_datasets) * low_runs,
+        "subtask_instances": (capabilities(trained) if supervised else 0) + capabilities(low_datasets) * low_runs,
+        "predict_backbone": len(datasets),
+        "table": 1,
+        # uc-uie and uc-uie-h differ in their adapter, so each has its own warming run.
+        "warm": supervised * seeds + low_runs,
+        "train": supervised * seeds + low_runs,
+        "predict_model": supervised * seeds * len(datasets) + low_runs * len(low_datasets),
+        "experiment_table": bool(supervised) + bool(low_runs) + bool(supervised and len(trained) < len(datasets)),
+        "figures": 1,
+    }
+    jobs["score"] = jobs["predict_backbone"] + jobs["predict_model"]
+    return jobs
+
+
+def fake_data_tree(config: dict, root: Path) -> Path:
+    """The config with its dataset folders moved under ``root`` and created empty there (enough for
+    a dry run, which reads no data; the last two path parts stay, as IE INSTRUCTIONS reads the task
+    from the parent folder). Returns the written config file."""
+    for spec in config["data"]["datasets"].values():
+        if "path" in spec:
+            spec["path"] = str(Path("data") / Path(spec["path"]).parent.name / Path(spec["path"]).name)
+            (root / spec["path"]).mkdir(parents=True, exist_ok=True)
+    (root / "config.yaml").write_text(yaml.safe_dump(config))
+    return root / "config.yaml"
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "configs/paper.yaml", "configs/public.yaml"])
+def test_dry_run_lists_the_expected_jobs_per_rule(tmp_path, name):
+    config = yaml.safe_load((ROOT / name).read_text())
+    configfile = fake_data_tree(config, tmp_path)
+    run = snakemake("-n", "--directory", str(tmp_path), "--configfile", str(configfile), "--replace-workflow-config")
+    assert run.returncode == 0, run.stdout[-3000:]
+    counts = job_counts(run.stdout)
+    expected = expected_jobs(config)
+    assert {rule: counts.get(rule, 0) for rule in expected} == expected
+    assert counts["paraphrase"] == 1 and counts.get("backbone", 0) == 1
+
+
+def test_paper_config_with_a_missing_dataset_folder_fails_before_any_job(tmp_path):
+    config = yaml.safe_load((ROOT / "configs/paper.yaml").read_text())
+    configfile = fake_data_tree(config, tmp_path)
+    (tmp_path / config["data"]["datasets"]["fewrel"]["path"]).rmdir()
+    run = snakemake("-n", "--directory", str(tmp_path), "--configfile", str(configfile), "--replace-workflow-config")
+    assert run.returncode != 0 and "Job stats" not in run.stdout
+    assert "config key 'data.datasets.fewrel.path': folder data/RE/FewRel does not exist" in run.stdout
+
+
+def test_variants_with_the_same_warming_share_one_warming_run(tmp_path):
+    config = yaml.safe_load((ROOT / "configs/smoke.yaml").read_text())
+    config["models"] = {"uc-uie": {}, "no-entropy": {"training": {"beta": 0.0}}, "no-bce": {"training": {"gamma": 0.0}}, "faster": {"training": {"lr": 0.01}}}
+    config["experiments"] = {"supervised": ["uc-uie", "faster"], "low_resource": ""}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    run = snakemake("-n", "--directory", str(tmp_path), "--configfile", str(tmp_path / "c.yaml"), "--replace-workflow-config")
     assert run.returncode == 0, run.stdout
     counts = job_counts(run.stdout)
-    demo = yaml.safe_load((ROOT / "config.yaml").read_text())
-    n_datasets = len(demo["data"]["datasets"])
-    n_held_out = sum(bool(spec.get("held_out")) for spec in demo["data"]["datasets"].values())
-    low = demo["data"]["low_resource"]
-    assert counts["backbone"] == 1 and counts["demo_corpus"] == 1 and counts["paraphrase"] == 1
-    assert counts["convert"] == n_datasets
-    assert counts["instances"] == 3 * (n_datasets - n_held_out) + n_held_out
-    assert counts["low_resource"] == len(low["datasets"]) * len(low["fractions"]) * len(low["seeds"])
-    assert counts["predict_backbone"] == counts["score"] == n_datasets
-    assert counts["table"] == 1
+    # A stage-2 learning rate does not touch warming: two trained models, one warming run.
+    assert counts["train"] == 2 and counts["warm"] == 1
+    assert "experiment_table" in counts and counts["experiment_table"] == 2  # Tables 1 and 3; no Table 2
 
 
 def test_workflow_passes_snakemake_lint():
@@ -54,6 +132,9 @@ def test_workflow_passes_snakemake_lint():
     [
         ("seed=abc", "config key 'seed' is invalid: 'abc' is not of type 'integer'"),
         ("trainig=1", "config key 'trainig' is not known at the top level"),
+        ("training={lr: -1}", "config key 'training.lr' is invalid"),
+        ("models={fast: {adapter: {rnak: 2}}}", "config key 'models.fast.adapter': adapter config key 'rnak' is not known"),
+        ("experiments={supervised: [uc-uie-x]}", "config key 'experiments' names model 'uc-uie-x', which is not under 'models'"),
         ("instructions={backend: gpt}", "config key 'instructions.backend' is invalid"),
     ],
 )
@@ -81,40 +162,3 @@ def test_complete_config_is_not_silently_merged(tmp_path):
     run = snakemake("-n", "--directory", str(tmp_path), "--configfile", str(ROOT / "configs/smoke.yaml"))
     assert run.returncode != 0
     assert "add --replace-workflow-config" in run.stdout
-
-
-def test_public_config_dry_run_converts_every_dataset(tmp_path):
-    if not shared_data_dir().is_dir():
-        pytest.skip("the public datasets (../shared/data) are not on this machine")
-    config = yaml.safe_load((ROOT / "configs/public.yaml").read_text())
-    for spec in config["data"]["datasets"].values():
-        spec["path"] = str(shared_data_dir() / Path(spec["path"]).name)
-    (tmp_path / "public.yaml").write_text(yaml.safe_dump(config))
-    run = snakemake("-n", "--directory", str(tmp_path), "--configfile", str(tmp_path / "public.yaml"), "--replace-workflow-config")
-    assert run.returncode == 0, run.stdout
-    counts = job_counts(run.stdout)
-    assert counts["convert"] == len(config["data"]["datasets"]) and "demo_corpus" not in counts
-
-
-@pytest.mark.slow
-def test_smoke_config_runs_data_instructions_and_baseline(tmp_path):
-    args = ("--directory", str(tmp_path), "--configfile", str(ROOT / "configs/smoke.yaml"), "--replace-workflow-config")
-    run = snakemake(*args)
-    assert run.returncode == 0, run.stdout[-3000:]
-    results = tmp_path / "results" / "smoke"
-    config = yaml.safe_load((ROOT / "configs/smoke.yaml").read_text())
-    for name, spec in config["data"]["datasets"].items():
-        schema = read_schema(results / "data" / name / "schema.json")
-        test = read_records(results / "data" / name / "test.jsonl")  # validates every record
-        assert test and all(frame.type in schema.frames for r in test for frame in r.frames)
-        train = read_records(results / "data" / name / "train.jsonl")
-        assert (len(train) == 0) == bool(spec.get("held_out"))
-        assert (tmp_path / "logs" / "smoke" / "convert" / f"{name}.log").is_file()
-    low = read_records(results / "data" / "news_ner" / "train.low-0.25.seed-13.jsonl")
-    assert len(low) == round(0.25 * len(read_records(results / "data" / "news_ner" / "train.jsonl")))
-    table = (results / "tables" / "backbone.md").read_text()
-    assert "news_ner" in table and "zero-shot" in table and "Average" in table
-    assert (results / "benchmarks" / "demo_corpus.tsv").is_file()
-
-    again = snakemake(*args)
-    assert again.returncode == 0 and "Nothing to be done" in again.stdout

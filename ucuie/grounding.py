@@ -6,7 +6,8 @@ The rule (with examples in ``docs/format.md``):
    the text (overlapping ones included); if there are none, its case-insensitive occurrences; if
    there are none either, the filler is *ungrounded* and becomes ``Span(start=-1, end=-1,
    text=filler)``, which never matches a gold span by offset but still counts for string-match F1.
-   An empty filler is always ungrounded.
+   An empty filler is always ungrounded.  A missing FrameFiller or SlotFiller (a bare ``Null``;
+   judging output has no spans at all) stays missing and is not counted as ungrounded.
 2. *Which occurrence.*  The k-th time a string is written as a FrameFiller in the output it takes
    its k-th occurrence (the model writes frames in text order), or its last occurrence when there
    are fewer.  A SlotFiller takes the occurrence nearest to its frame's FrameFiller span when that
@@ -99,6 +100,9 @@ def ground(parsed: Sequence[ParsedFrame], text: str) -> GroundResult:
     frames = []
     for frame in parsed:
         filler = None if frame.filler is None else grounder.frame_filler(frame.filler)
-        slots = tuple(Slot(type=slot_type, filler=grounder.slot_filler(value, filler)) for slot_type, value in frame.slots)
+        slots = tuple(
+            Slot(type=slot_type, filler=None if value is None else grounder.slot_filler(value, filler))
+            for slot_type, value in frame.slots
+        )
         frames.append(Frame(type=frame.type, filler=filler, slots=slots))
     return GroundResult(frames, grounder.ungrounded)

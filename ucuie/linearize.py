@@ -9,7 +9,8 @@ them sorted by text position); a record without frames is ``{}``; a missing Fram
 bare word ``Null``.  A type or filler is written bare unless it is empty, equals ``Null``, has
 leading or trailing whitespace, or contains one of ``( ) [ ] { } : , " \\`` or a newline; then it
 is written in double quotes with ``\\"``, ``\\\\`` and ``\\n`` escapes, so any string survives
-:func:`parse` unchanged.
+:func:`parse` unchanged.  A slot without a filler (judging targets, see
+:mod:`ucuie.subtasks`) is written ``(ST: Null)`` and read back as such.
 
 :func:`parse` reads model output, which can be anything: it never raises, keeps every frame it
 can read and counts what it had to skip (see ``docs/format.md`` for the exact rules).
@@ -20,9 +21,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from ucuie.records import Frame
+from ucuie.records import Frame, Span
 
-#: The word that stands for a missing FrameFiller.
+#: The word that stands for a missing FrameFiller (or SlotFiller, in judging targets).
 NULL = "Null"
 
 # Characters that end a bare type or filler while parsing.
@@ -44,10 +45,14 @@ def linearize(frames: Sequence[Frame]) -> str:
     """The unified output string of a record's frames, e.g. ``{(person: Barack Obama): []}``."""
     parts = []
     for frame in frames:
-        filler = NULL if frame.filler is None else quote(frame.filler.text)
-        slots = ", ".join(f"({quote(slot.type)}: {quote(slot.filler.text)})" for slot in frame.slots)
-        parts.append(f"({quote(frame.type)}: {filler}): [{slots}]")
+        slots = ", ".join(f"({quote(slot.type)}: {_filler(slot.filler)})" for slot in frame.slots)
+        parts.append(f"({quote(frame.type)}: {_filler(frame.filler)}): [{slots}]")
     return "{" + ", ".join(parts) + "}"
+
+
+def _filler(span: Span | None) -> str:
+    """A FrameFiller or SlotFiller as written: ``Null`` when missing."""
+    return NULL if span is None else quote(span.text)
 
 
 def format_schema(frames: Mapping[str, Sequence[str]]) -> str:
@@ -62,7 +67,7 @@ class ParsedFrame:
 
     type: str
     filler: str | None = None
-    slots: list[tuple[str, str]] = field(default_factory=list)
+    slots: list[tuple[str, str | None]] = field(default_factory=list)  # a ``None`` filler was a bare Null
 
 
 @dataclass
@@ -132,7 +137,7 @@ class _Reader:
         raise _Malformed  # the string is not closed
 
     def frame(self) -> ParsedFrame:
-        """``(FT: FF): [(ST: SF), ...]``; a slot whose filler is a bare ``Null`` is left out."""
+        """``(FT: FF): [(ST: SF), ...]``; a bare ``Null`` filler (frame or slot) is read as ``None``."""
         self.expect("(")
         frame_type, _ = self.atom()
         self.expect(":")
@@ -151,8 +156,7 @@ class _Reader:
             self.expect(":")
             slot_filler, slot_bare = self.atom()
             self.expect(")")
-            if not (slot_bare and slot_filler == NULL):
-                slots.append((slot_type, slot_filler))
+            slots.append((slot_type, None if slot_bare and slot_filler == NULL else slot_filler))
             self.skip_whitespace()
             if self.peek() == ",":
                 self.pos += 1

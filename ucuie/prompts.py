@@ -6,7 +6,12 @@ An *instance* is a record with the instruction sampled for it from the task's pa
     <instruction>
     Schema: {FT1: [ST1, ST2], FT2: []}
     Text: <text>
+    [<hint>]
     Answer:
+
+The optional *hint* is further input after the text: the associating sub-task
+(:mod:`ucuie.subtasks`) shows the frame types and typed spans to be linked there; other
+instances have none and no hint line.  The hint belongs to the input X, not to the instruction.
 
 The instruction and the schema line form the *task instruction* I of the paper (Z = [I; X]); the
 task router of the adapter averages the layer input over exactly those tokens (Eq. 3), so
@@ -18,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import random
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import MISSING, asdict, dataclass, fields
 
 from ucuie.linearize import format_schema, linearize
 from ucuie.records import DatasetSchema, Record
@@ -26,7 +31,7 @@ from ucuie.records import DatasetSchema, Record
 
 @dataclass
 class Instance:
-    """One prompt-target pair, with the instruction it was built with."""
+    """One prompt-target pair, with the instruction it was built with (and an optional hint)."""
 
     id: str
     dataset: str
@@ -35,13 +40,15 @@ class Instance:
     schema: str
     text: str
     target: str
+    hint: str = ""  # extra input lines after the text (associating sub-task); "" for none
 
     def to_json(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_json(cls, obj: dict) -> Instance:
-        return cls(**{k: obj[k] for k in cls.__dataclass_fields__})
+        """Read an instance; a field with a default (``hint``) may be absent, as in older files."""
+        return cls(**{f.name: obj[f.name] for f in fields(cls) if f.name in obj or f.default is MISSING})
 
 
 def task_instruction(instance: Instance) -> str:
@@ -50,8 +57,9 @@ def task_instruction(instance: Instance) -> str:
 
 
 def text_part(instance: Instance) -> str:
-    """The part of the prompt that carries the input text."""
-    return f"Text: {instance.text}\nAnswer:"
+    """The part of the prompt that carries the input: the text, then the hint if there is one."""
+    hint = f"{instance.hint}\n" if instance.hint else ""
+    return f"Text: {instance.text}\n{hint}Answer:"
 
 
 def _rng_for(record_id: str, seed: int) -> random.Random:

@@ -14,6 +14,10 @@ EE      ``{(event type: trigger): [(role: argument), ...]}``
 ABSA    ``{(polarity: Null): [(aspect: ..), (opinion: ..)]}``
 ======  =============================================================
 
+The capability-warming sub-tasks (:mod:`ucuie.subtasks`) use the same records with task
+``judging``, ``locating`` or ``associating``; only a judging record has slots without a filler
+(it names the slot types present, no spans).
+
 Records are stored one per line as JSON (``.jsonl``); :func:`read_records` validates each
 line and names the file and line number of the first bad one.
 """
@@ -26,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ucuie.jsonio import write_jsonl
-from ucuie.tasks import TASKS
+from ucuie.tasks import JUDGING, RECORD_TASKS
 
 
 class RecordError(ValueError):
@@ -51,23 +55,28 @@ class Span:
 
 @dataclass(frozen=True)
 class Slot:
-    """A typed SlotFiller; ``filler_type`` keeps e.g. the entity type of an RE argument."""
+    """A SlotType and its SlotFiller; ``filler_type`` keeps e.g. the entity type of an RE argument.
+
+    A ``None`` filler (written ``Null``) says only that the slot type is instantiated: judging
+    records have such slots; every other record's slots are filled.
+    """
 
     type: str
-    filler: Span
+    filler: Span | None
     filler_type: str | None = None
 
     def to_json(self) -> dict:
-        obj = {"type": self.type, "filler": self.filler.to_json()}
+        obj = {"type": self.type, "filler": None if self.filler is None else self.filler.to_json()}
         if self.filler_type is not None:
             obj["filler_type"] = self.filler_type
         return obj
 
     @classmethod
     def from_json(cls, obj: dict) -> Slot:
+        filler = obj["filler"]
         return cls(
             type=str(obj["type"]),
-            filler=Span.from_json(obj["filler"]),
+            filler=None if filler is None else Span.from_json(filler),
             filler_type=obj.get("filler_type"),
         )
 
@@ -114,12 +123,24 @@ class Record:
             if frame.filler is not None:
                 yield frame.filler
             for slot in frame.slots:
-                yield slot.filler
+                if slot.filler is not None:
+                    yield slot.filler
 
     def validate(self) -> None:
-        """Raise :class:`RecordError` unless the task is known and every span matches the text."""
-        if self.task not in TASKS:
-            raise RecordError(f"record {self.id!r}: unknown task {self.task!r} (expected one of {sorted(TASKS)})")
+        """Raise :class:`RecordError` unless the task is known, every span matches the text, and
+        slots lack a filler exactly in judging records (which carry no spans at all)."""
+        if self.task not in RECORD_TASKS:
+            raise RecordError(f"record {self.id!r}: unknown task {self.task!r} (expected one of {sorted(RECORD_TASKS)})")
+        for frame in self.frames:
+            for slot in frame.slots:
+                if (slot.filler is None) != (self.task == JUDGING):
+                    state = "has a filler" if slot.filler is not None else "has no filler"
+                    raise RecordError(
+                        f"record {self.id!r}: slot {slot.type!r} of frame {frame.type!r} {state}; "
+                        f"only the slots of judging records have none"
+                    )
+            if self.task == JUDGING and frame.filler is not None:
+                raise RecordError(f"record {self.id!r}: judging frame {frame.type!r} has a filler; judging records carry no spans")
         for span in self.spans():
             if not (0 <= span.start < span.end <= len(self.text)):
                 raise RecordError(

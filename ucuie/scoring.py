@@ -20,7 +20,13 @@ With *offset* matching a span is its ``(start, end)``; with *string* matching it
 lowercased with whitespace collapsed and stripped.  An ungrounded predicted span (offsets -1) can
 only match by string.  A relation frame yields one triple per (subject slot, object slot) pair
 and an ABSA frame one triplet per (aspect slot, opinion slot) pair, so a frame missing one side
-yields none.
+yields none.  A slot without a filler (``Null``) counts only for ``judging``; every other metric
+ignores it.
+
+The sub-task records of :mod:`ucuie.subtasks` fit these units: judging frames carry only types;
+locating frames are flat typed spans ``(type: span)`` without slots, so each gives the single
+unit ``("frame", type, span)`` (``type`` is a frame type or a slot type); associating frames are
+the task's own frames, each scored as a whole.
 
 Aggregation: counts are summed over the records of a dataset (micro-F1 per dataset).  Per task,
 ``task_micro`` sums the counts of all datasets of the task and ``task_macro`` averages the
@@ -38,7 +44,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from statistics import mean
 
-from ucuie.records import Frame, Record, Span
+from ucuie.records import Frame, Record, Slot, Span
 from ucuie.tasks import ABSA, ASSOCIATING, EE, JUDGING, LOCATING, NER, RE
 
 SUBJECT, OBJECT = "subject", "object"
@@ -70,8 +76,13 @@ def _offset_key(span: Span) -> tuple:
     return (span.start, span.end) if span.start >= 0 else (-1, -1, span.text)
 
 
+def _filled(frame: Frame) -> list[Slot]:
+    """The slots that have a filler: a slot without one (``Null``) counts only for judging."""
+    return [slot for slot in frame.slots if slot.filler is not None]
+
+
 def _slot_spans(frame: Frame, slot_type: str) -> list[Span]:
-    return [slot.filler for slot in frame.slots if slot.type == slot_type]
+    return [slot.filler for slot in _filled(frame) if slot.type == slot_type]
 
 
 def _entity(frame: Frame, key: Callable[[Span], Hashable]) -> Iterable[tuple]:
@@ -86,7 +97,7 @@ def _triple(frame: Frame, key: Callable[[Span], Hashable]) -> Iterable[tuple]:
 
 
 def _argument(frame: Frame, key: Callable[[Span], Hashable]) -> Iterable[tuple]:
-    for slot in frame.slots:
+    for slot in _filled(frame):
         yield (frame.type, slot.type, key(slot.filler))
 
 
@@ -105,13 +116,13 @@ def _judging(frame: Frame, key: Callable[[Span], Hashable]) -> Iterable[tuple]:
 def _locating(frame: Frame, key: Callable[[Span], Hashable]) -> Iterable[tuple]:
     if frame.filler is not None:
         yield ("frame", frame.type, key(frame.filler))
-    for slot in frame.slots:
+    for slot in _filled(frame):
         yield ("slot", frame.type, slot.type, key(slot.filler))
 
 
 def _associating(frame: Frame, key: Callable[[Span], Hashable]) -> Iterable[tuple]:
     filler = None if frame.filler is None else key(frame.filler)
-    yield (frame.type, filler, tuple(sorted((slot.type, key(slot.filler)) for slot in frame.slots)))
+    yield (frame.type, filler, tuple(sorted((slot.type, key(slot.filler)) for slot in _filled(frame))))
 
 
 _UNITS: dict[str, Callable[[Frame, Callable[[Span], Hashable]], Iterable[tuple]]] = {

@@ -13,6 +13,8 @@ TASKS: tuple[str, ...] = (NER, RE, EE, ABSA)
 
 JUDGING, LOCATING, ASSOCIATING = "judging", "locating", "associating"
 CAPABILITIES: tuple[str, ...] = (JUDGING, LOCATING, ASSOCIATING)
+#: The task field a record may carry: an IE task, or a capability sub-task (:mod:`ucuie.subtasks`).
+RECORD_TASKS: tuple[str, ...] = TASKS + CAPABILITIES
 
 #: Human-readable task names for tables and prompts.
 TASK_NAMES = {NER: "NER", RE: "RE", EE: "EE", ABSA: "ABSA"}

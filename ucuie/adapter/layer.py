@@ -165,8 +165,10 @@ class HierarchicalMoELinear(RoutedLinear):
         else:
             down = self.gated_down_projection(x, tokens)
         # One matmul applies every up-projection and alpha/r and adds into base(x) (Eq. 9); the
-        # frozen layer's output is saved by no backward, so adding in place is safe.
-        result.addmm_(down, self.lora_up, alpha=self.scaling)
+        # frozen layer's output is saved by no backward, so adding in place is safe.  In-place ops
+        # escape autocast: under mixed precision the base output is bf16 while lora_up (and the
+        # gated down-projection) are float32, so both are cast to the output's dtype (a no-op else).
+        result.addmm_(down.to(result.dtype), self.lora_up.to(result.dtype), alpha=self.scaling)
         return result.view(*x.shape[:-1], self.out_features)
 
     def gated_down_projection(self, x: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:

@@ -40,8 +40,13 @@ def _matches(name: str, pattern: str) -> bool:
     return name == pattern or name.endswith("." + pattern)
 
 
+#: The keyword under which a causal LM's forward receives its KV cache: ``past_key_values`` up to
+#: transformers 5.23, ``cache`` from 5.24 on.
+CACHE_KEYWORDS = ("cache", "past_key_values")
+
+
 def _note_decoding(state: AdapterState, module: nn.Module, args: tuple, kwargs: dict) -> None:
-    cache = kwargs.get("past_key_values")
+    cache = next((kwargs[key] for key in CACHE_KEYWORDS if kwargs.get(key) is not None), None)
     state.decoding = cache is not None and cache.get_seq_length() > 0
 
 

@@ -1,0 +1,97 @@
+"""The whole smoke config through the Snakemake API: data to tables, caching, reruns, the report."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from snakemake.api import ConfigSettings, DAGSettings, ExecutionSettings, OutputSettings, ResourceSettings, SnakemakeApi
+
+from ucuie.records import read_records, read_schema
+
+ROOT = Path(__file__).resolve().parents[1]
+SMOKE = ROOT / "configs" / "smoke.yaml"
+
+
+def run_workflow(workdir: Path, config: dict | None = None) -> list[str]:
+    """Run the default target of the smoke config in ``workdir``; returns the files it (re)built."""
+    updated: list[str] = []
+    with SnakemakeApi(OutputSettings(quiet=None)) as api:
+        workflow = api.workflow(
+            resource_settings=ResourceSettings(cores=2),
+            config_settings=ConfigSettings(configfiles=[SMOKE], config=config or {}, replace_workflow_config=True),
+            snakefile=ROOT / "Snakefile",
+            workdir=workdir,
+        )
+        workflow.dag(DAGSettings()).execute_workflow(executor="local", execution_settings=ExecutionSettings(), updated_files=updated)
+    return updated
+
+
+def families(files: list[str]) -> set[str]:
+    """The output folders of rebuilt files: ``results/smoke/<family>/...`` -> family."""
+    return {Path(f).parts[2] if f.startswith("results/") else Path(f).parts[0] for f in files}
+
+
+@pytest.mark.slow
+def test_smoke_config_end_to_end_with_caching_and_reruns(tmp_path):
+    built = run_workflow(tmp_path)
+    results = tmp_path / "results" / "smoke"
+    config = yaml.safe_load(SMOKE.read_text())
+
+    # Data: every dataset converted and validated; held-out ones have no training split.
+    for name, spec in config["data"]["datasets"].items():
+        schema = read_schema(results / "data" / name / "schema.json")
+        test = read_records(results / "data" / name / "test.jsonl")
+        assert test and all(frame.type in schema.frames for r in test for frame in r.frames)
+        assert (len(read_records(results / "data" / name / "train.jsonl")) == 0) == bool(spec.get("held_out"))
+        assert (tmp_path / "logs" / "smoke" / "convert" / f"{name}.log").is_file()
+    low = read_records(results / "data" / "news_ner" / "train.low-0.25.seed-13.jsonl")
+    assert len(low) == round(0.25 * len(read_records(results / "data" / "news_ner" / "train.jsonl")))
+
+    # Training: warming then stage 2, with logs, for both supervised variants and the low-resource run.
+    summaries = sorted(results.glob("models/*/*/*/seed-13/summary.json"))
+    assert {p.relative_to(results / "models").parts[::2][:2] for p in summaries} == {("uc-uie", "full"), ("uc-uie-h", "full"), ("uc-uie", "low-0.25")}
+    assert len(list(results.glob("warming/*/*/seed-13/adapter/adapter_model.safetensors"))) == 3
+    log = pd.read_csv(next(results.glob("models/uc-uie/*/full/seed-13/log.csv")))
+    assert list(log["step"]) == list(range(1, len(log) + 1)) and log["bce"].gt(0).all()
+
+    # Tables in the paper's layout: backbone first, then the models; every dataset and the Average.
+    table1 = pd.read_csv(results / "tables" / "table1_supervised.csv")
+    assert [c for c in table1.columns if not c.endswith(" std")][4:] == ["backbone", "uc-uie-h", "uc-uie"]
+    trained = [n for n, s in config["data"]["datasets"].items() if not s.get("held_out")]
+    assert set(table1["dataset"]) == {*trained, "average", "Average"}
+    table2 = pd.read_csv(results / "tables" / "table2_low_resource.csv")
+    assert [c for c in table2.columns if not c.endswith(" std")][4:] == ["backbone", "25%", "100%"]
+    table3 = pd.read_csv(results / "tables" / "table3_zero_shot.csv")
+    assert set(table3["dataset"]) == {"sports_ner", "restaurant_absa", "average", "Average"}
+    assert "| backbone |" in (results / "tables" / "table1_supervised.md").read_text().replace("   ", " ").replace("  ", " ")
+    for figure in ("results.png", "training.png"):
+        assert (results / "figures" / figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert any(f.endswith("benchmarks/demo_corpus.tsv") for f in built) or (results / "benchmarks" / "demo_corpus.tsv").is_file()
+
+    # A second run has nothing to do.
+    assert run_workflow(tmp_path) == []
+
+    # One training hyper-parameter changed: only stage 2 and what reads it run again.
+    changed = run_workflow(tmp_path, {"training": {"lr": 0.002}})
+    assert families(changed) == {"models", "predictions", "scores", "tables", "figures"}
+    assert not any("/warming/" in f or "/backbone/" in f for f in changed)
+    assert len(sorted(results.glob("models/uc-uie/*/full/seed-13/summary.json"))) == 2  # the old model is kept
+
+    # Changed back: the first models are found again; only the tables and figures are redrawn.
+    reverted = run_workflow(tmp_path)
+    assert families(reverted) == {"tables", "figures"}
+
+    # The HTML report collects the tables and figures.
+    report = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--cores", "1", "--configfile", str(SMOKE),
+         "--replace-workflow-config", "--report", "report.html"],
+        cwd=tmp_path, capture_output=True, text=True,
+    )
+    assert report.returncode == 0, report.stderr[-2000:]
+    html = (tmp_path / "report.html").read_text(errors="replace")
+    assert "table1_supervised.csv" in html and "results.png" in html

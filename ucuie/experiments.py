@@ -1,0 +1,176 @@
+"""Model variants and the experiment tables of the paper (Tables 1-3) over several seeds.
+
+A *variant* is a named set of overrides of the config's ``adapter`` and ``training`` keys
+(``models:`` in the config), e.g. ``uc-uie-h: {adapter: {routing: hard}}`` for the paper's
+UC-UIE^h.  Every trained model is a variant trained on a *training set* (``full``: every
+dataset that is not held out; ``low-<fraction>``: the low-resource samples of Table 2) with one
+seed; its outputs live under ``<variant>/<key>/<training set>/seed-<seed>``, where the key
+hashes the settings that determine the weights (:func:`model_key`).
+
+Tables put models side by side in the paper's layout: one row per dataset and metric, grouped
+by task, each task closed by its average, and the "Average" row; each cell is the mean F1 over
+seeds with its standard deviation (population std, 0 for a single seed).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from collections.abc import Collection, Mapping, Sequence
+
+import pandas as pd
+
+from ucuie.adapter.config import AdapterConfigError, HierarchicalMoEConfig
+from ucuie.data.prepare import sample
+from ucuie.evaluation import results_table
+from ucuie.prompts import Instance
+from ucuie.train import TrainConfig
+
+FULL = "full"
+#: Training settings that shape the warming stage besides its own keys (the batch, the losses).
+WARMING_SHARED_KEYS = ("batch_size", "grad_accum", "gamma", "beta", "weight_decay", "warmup_ratio", "max_length", "bf16", "gradient_checkpointing")
+
+
+class VariantError(ValueError):
+    """A model variant in the config is malformed; the message names the key."""
+
+
+def deep_merge(base: Mapping, overrides: Mapping) -> dict:
+    """``base`` with ``overrides`` applied recursively (dicts merge, anything else replaces)."""
+    merged = copy.deepcopy(dict(base))
+    for key, value in overrides.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def resolve_variant(config: Mapping, name: str) -> dict:
+    """The full ``{"adapter": ..., "training": ...}`` settings of variant ``name``.
+
+    Raises :class:`VariantError` naming the config key when the variant is unknown or its
+    adapter overrides do not make a valid :class:`HierarchicalMoEConfig`.
+    """
+    variants = config.get("models", {})
+    if name not in variants:
+        raise VariantError(f"config key 'models' has no variant {name!r} (it has {', '.join(variants) or 'none'})")
+    overrides = variants[name] or {}
+    unknown = sorted(set(overrides) - {"adapter", "training"})
+    if unknown:
+        raise VariantError(f"config key 'models.{name}.{unknown[0]}' is not known: a variant overrides 'adapter' and 'training' keys")
+    adapter = deep_merge(config["adapter"], overrides.get("adapter", {}))
+    try:
+        HierarchicalMoEConfig.from_dict(adapter)
+    except AdapterConfigError as error:
+        raise VariantError(f"config key 'models.{name}.adapter': {error}") from None
+    training = deep_merge(config["training"], overrides.get("training", {}))
+    unknown = sorted(set(training) - set(config["training"]))
+    if unknown:
+        raise VariantError(f"config key 'models.{name}.training.{unknown[0]}' is not a training key (see rules/config.schema.yaml)")
+    return {"adapter": adapter, "training": training}
+
+
+def warming_settings(variant: Mapping) -> dict:
+    """What determines a variant's warming stage: the adapter, the warming keys, the shared training keys."""
+    training = variant["training"]
+    return {
+        "adapter": variant["adapter"],
+        "warming": training["warming"],
+        "training": {key: training[key] for key in WARMING_SHARED_KEYS},
+    }
+
+
+#: Workflow training keys that :class:`ucuie.train.TrainConfig` takes as they are.
+TRAIN_CONFIG_KEYS = (*WARMING_SHARED_KEYS, "checkpoint_every", "log_every")  # BOOKKEEPING_KEYS
+
+
+def train_config(training: Mapping, seed: int, warming: bool = False) -> TrainConfig:
+    """The :class:`TrainConfig` of stage 2 (or, with ``warming``, stage 1) from the config's ``training``.
+
+    Warming takes ``lr``, ``epochs`` and ``max_steps`` from ``training.warming``; ``max_steps: 0``
+    means the epochs decide.
+    """
+    own = training["warming"] if warming else training
+    return TrainConfig(
+        lr=own["lr"],
+        epochs=own["epochs"],
+        max_steps=own["max_steps"] or None,
+        seed=seed,
+        **{key: training[key] for key in TRAIN_CONFIG_KEYS},
+    )
+
+
+def cap_per_task(instances: Sequence[Instance], size: int, seed: int) -> list[Instance]:
+    """At most ``size`` instances of each task (0: all), a seeded sample in the original order."""
+    if not size:
+        return list(instances)
+    by_task: dict[str, list[Instance]] = {}
+    for instance in instances:
+        by_task.setdefault(instance.task, []).append(instance)
+    return [kept for task in sorted(by_task) for kept in sample(by_task[task], size, seed)]
+
+
+def settings_key(settings: Mapping) -> str:
+    """A short stable hash of JSON-able settings: variants with equal settings share outputs."""
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
+
+
+#: Training keys that do not change the trained weights (left out of the model key).
+BOOKKEEPING_KEYS = ("checkpoint_every", "log_every")
+
+
+def model_key(variant: Mapping) -> str:
+    """The key of a variant's trained models: a hash of every setting that changes the weights.
+
+    Outputs live under this key, so changing a hyper-parameter trains into a new folder and
+    changing it back finds the earlier models again instead of retraining them.
+    """
+    training = {key: value for key, value in variant["training"].items() if key not in (*BOOKKEEPING_KEYS, "seeds")}
+    return settings_key({"adapter": variant["adapter"], "training": training})
+
+
+def model_id(variant: str, key: str, training_set: str, seed: int) -> str:
+    """The path segment of one trained model: ``<variant>/<key>/<training set>/seed-<seed>``."""
+    return f"{variant}/{key}/{training_set}/seed-{seed}"
+
+
+def low_resource_set(fraction: float) -> str:
+    """Training-set name of a low-resource fraction, e.g. ``low-0.1``."""
+    return f"low-{fraction}"
+
+
+def comparison_table(columns: Mapping[str, Sequence[Sequence[Mapping]]], held_out: Collection[str] = ()) -> pd.DataFrame:
+    """Models side by side: ``columns`` maps a column label to one list of score results per seed.
+
+    Each score result is the JSON written by the ``score`` rule for one dataset.  Returns the
+    long layout of :func:`ucuie.evaluation.results_table` (setting, task, metric, dataset) with a
+    ``<label>`` (mean offset F1 in %) and ``<label> std`` column per model.
+    """
+    merged: pd.DataFrame | None = None
+    keys = ["setting", "task", "metric", "dataset"]
+    for label, runs in columns.items():
+        if not runs:
+            raise ValueError(f"table column {label!r} has no runs")
+        per_seed = pd.concat([results_table(results, held_out).assign(run=i) for i, results in enumerate(runs)])
+        grouped = per_seed.groupby(keys, sort=False)["F1"]
+        column = grouped.mean().round(2).rename(label).to_frame()
+        column[f"{label} std"] = grouped.std(ddof=0).round(2)
+        column = column.reset_index()
+        merged = column if merged is None else merged.merge(column, on=keys, how="outer", sort=False)
+    return merged
+
+
+def to_markdown(table: pd.DataFrame) -> str:
+    """The table with ``mean ± std`` cells (``mean`` alone where every std is 0 or missing)."""
+    labels = [c for c in table.columns if c not in ("setting", "task", "metric", "dataset") and not c.endswith(" std")]
+    shown = table[["setting", "task", "metric", "dataset"]].copy()
+    for label in labels:
+        std = table[f"{label} std"]
+        with_std = bool((std.fillna(0) > 0).any())
+        shown[label] = [
+            "-" if pd.isna(mean) else (f"{mean:.2f} ± {s:.2f}" if with_std else f"{mean:.2f}")
+            for mean, s in zip(table[label], std.fillna(0))
+        ]
+    return shown.to_markdown(index=False) + "\n"
