@@ -12,6 +12,7 @@ include: "rules/data.smk"
 include: "rules/instructions.smk"
 include: "rules/train.smk"
 include: "rules/evaluate.smk"
+include: "rules/robustness.smk"
 
 report: "report/workflow.rst"
 
@@ -48,6 +49,13 @@ rule experiments:
         rules.figures.output,
 
 
+rule robustness:
+    # RUIE-Bench: the perturbed benchmark, the robustness table (F1 per dataset and type, relative
+    # drop from clean) and its figure.
+    input:
+        rules.robustness_table.output,
+
+
 rule all:
     default_target: True
     input:
@@ -55,3 +63,4 @@ rule all:
         rules.instructions.input,
         rules.baseline.input,
         rules.experiments.input,
+        rules.robustness.input,

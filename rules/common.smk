@@ -7,6 +7,8 @@ from ucuie.data.convert import FORMATS
 from ucuie.data.convert.ie_instructions import task_of as ie_instructions_task
 from ucuie.data.demo import load_corpus
 from ucuie.experiments import FULL, VariantError, low_resource_set, model_id, model_key, resolve_variant, settings_key, warming_settings
+from ucuie.perturb import PERTURBATIONS
+from ucuie.robustness import source_shares
 from ucuie.tasks import capabilities_of
 
 if not workflow.overwrite_configfiles:
@@ -102,6 +104,7 @@ wildcard_constraints:
         "|".join(map(re.escape, VARIANTS)) or "NONE", "|".join(map(re.escape, [FULL, *LOW_SETS]))
     ),
     experiment="table1_supervised|table2_low_resource|table3_zero_shot",
+    set="bench|train",
 
 
 def splits_of(dataset):
@@ -251,3 +254,61 @@ def trained_models():
             if label != "backbone":
                 models += [Path(files[0]).parent.relative_to(f"{RESULTS}/scores").as_posix() for files in runs]
     return list(dict.fromkeys(models))
+
+
+# RUIE-Bench (rules/robustness.smk): which datasets the benchmark samples, how many sentences
+# each, which models it evaluates.
+
+ROBUSTNESS = config["robustness"]
+for _name in ROBUSTNESS["datasets"]:
+    if _name not in DATASETS or dataset_task(_name) not in PERTURBATIONS:
+        raise WorkflowError(f"config key 'robustness.datasets' names {_name!r}, which is not a configured NER, RE or EE dataset")
+BENCH_DATASETS = ROBUSTNESS["datasets"] or [name for name in DATASETS if dataset_task(name) in PERTURBATIONS]
+SOURCE_SHARES = source_shares(
+    ROBUSTNESS["sources_per_task"], {task: [d for d in BENCH_DATASETS if dataset_task(d) == task] for task in PERTURBATIONS}
+)
+ROBUSTNESS_MODELS = ROBUSTNESS["models"] or EXPERIMENTS["supervised"]
+for _name in ROBUSTNESS_MODELS:
+    if _name not in VARIANTS:
+        raise WorkflowError(f"config key 'robustness.models' names model {_name!r}, which is not under 'models' (it has {', '.join(VARIANTS) or 'none'})")
+if any(ROBUSTNESS["generators"][key] == "llm" for key in ROBUSTNESS["generators"]) and ROBUSTNESS["llm"]["backend"] == "openai" and not ROBUSTNESS["llm"]["openai"]["url"]:
+    raise WorkflowError("config key 'robustness.llm.openai.url' is empty: set the endpoint the llm perturbation backend calls")
+
+
+def datasets_of_task(task, names=None):
+    return [name for name in (DATASETS if names is None else names) if dataset_task(name) == task]
+
+
+def alternatives(names):
+    """A wildcard regex matching exactly ``names`` (one that matches nothing when empty)."""
+    return "|".join(map(re.escape, names)) if names else "NONE"
+
+
+def robustness_dir(perturbed_set, dataset):
+    return f"{RESULTS}/robustness/{perturbed_set}/{dataset}"
+
+
+def perturbed_files(perturbed_set, dataset):
+    """The sources and the perturbed copy per type of one perturbed split."""
+    folder = robustness_dir(perturbed_set, dataset)
+    return [f"{folder}/sources.jsonl"] + [f"{folder}/{kind}.jsonl" for kind in PERTURBATIONS[dataset_task(dataset)]]
+
+
+def perturb_inputs(wildcards):
+    """The split a perturbed set starts from (bench: test; train: train), and the LLM if it is the backbone."""
+    inputs = {"records": f"{RESULTS}/data/{wildcards.dataset}/{'test' if wildcards.set == 'bench' else 'train'}.jsonl"}
+    llm = ROBUSTNESS["llm"]
+    if "llm" in ROBUSTNESS["generators"].values() and llm["backend"] == "hf" and llm["hf"]["model"] == "backbone":
+        inputs["backbone"] = f"{BACKBONE}/config.json"
+    return inputs
+
+
+def robustness_columns():
+    """Column label (variant) -> one list of score files (one per benchmark dataset) per seed."""
+    return {
+        variant: [
+            [f"{RESULTS}/robustness/scores/{model_id(variant, MODEL_KEYS[variant], FULL, seed)}/{dataset}.json" for dataset in BENCH_DATASETS]
+            for seed in SEEDS
+        ]
+        for variant in ROBUSTNESS_MODELS
+    }

@@ -79,3 +79,28 @@ def training_figure(logs: Mapping[str, pd.DataFrame], out: str | Path) -> None:
     fig.tight_layout()
     fig.savefig(out, dpi=120)
     plt.close(fig)
+
+
+def robustness_figure(table: pd.DataFrame, out: str | Path) -> None:
+    """Relative F1 drop per perturbation type (averaged over datasets), one panel per task and a
+    bar per model, from :func:`ucuie.robustness.robustness_table`."""
+    averages = table[(table["dataset"] == "average") & (table["type"] != "Clean")]
+    tasks = list(dict.fromkeys(averages["task"]))
+    models = [c[: -len(" drop %")] for c in table.columns if c.endswith(" drop %")]
+    fig, axes = plt.subplots(1, max(1, len(tasks)), figsize=(4.5 * max(1, len(tasks)), 4), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        rows = averages[averages["task"] == task]
+        x = np.arange(len(rows))
+        width = 0.8 / max(1, len(models))
+        for i, model in enumerate(models):
+            drops = rows[f"{model} drop %"].to_numpy(dtype=float)
+            bars = ax.bar(x + (i - (len(models) - 1) / 2) * width, np.nan_to_num(drops), width, label=model)
+            ax.bar_label(bars, labels=["n/a" if np.isnan(d) else f"{d:.1f}" for d in drops], fontsize=7, padding=1)
+        ax.axhline(0, color="black", linewidth=0.6)
+        ax.set_xticks(x, rows["type"], rotation=30, ha="right")
+        ax.set_ylabel("relative F1 drop from clean (%)")
+        ax.set_title(f"{task}: drop per perturbation type")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
