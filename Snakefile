@@ -13,6 +13,7 @@ include: "rules/instructions.smk"
 include: "rules/train.smk"
 include: "rules/evaluate.smk"
 include: "rules/robustness.smk"
+include: "rules/lda.smk"
 
 report: "report/workflow.rst"
 
@@ -56,6 +57,13 @@ rule robustness:
         rules.robustness_table.output,
 
 
+rule lda:
+    # Loss-guided Data Augmentation: the rounds, the baselines, their table on RUIE-Bench and the
+    # dev F1 per round.
+    input:
+        rules.lda_table.output,
+
+
 rule all:
     default_target: True
     input:
@@ -64,3 +72,4 @@ rule all:
         rules.baseline.input,
         rules.experiments.input,
         rules.robustness.input,
+        rules.lda.input if LDA["in_default_target"] else [],

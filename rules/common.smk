@@ -8,6 +8,7 @@ from ucuie.data.convert.ie_instructions import task_of as ie_instructions_task
 from ucuie.data.demo import load_corpus
 from ucuie.experiments import FULL, VariantError, low_resource_set, model_id, model_key, resolve_variant, settings_key, warming_settings
 from ucuie.perturb import PERTURBATIONS
+from ucuie.lda import beta_schedule
 from ucuie.robustness import source_shares
 from ucuie.tasks import capabilities_of
 
@@ -100,11 +101,15 @@ wildcard_constraints:
     key="[0-9a-f]{10}",
     seed="[0-9]+",
     mkey="[0-9a-f]{10}",
-    model="backbone|(?:{})/[0-9a-f]{{10}}/(?:{})/seed-[0-9]+".format(
-        "|".join(map(re.escape, VARIANTS)) or "NONE", "|".join(map(re.escape, [FULL, *LOW_SETS]))
+    # A trained model, or an LDA model (the final round, a baseline) trained from one.
+    model="backbone|(?:lda/)?(?:{variants})/[0-9a-f]{{10}}/(?:(?:{sets})/seed-[0-9]+|[0-9a-f]{{10}}/seed-[0-9]+/(?:final|baseline-all|baseline-random))".format(
+        variants="|".join(map(re.escape, VARIANTS)) or "NONE", sets="|".join(map(re.escape, [FULL, *LOW_SETS]))
     ),
     experiment="table1_supervised|table2_low_resource|table3_zero_shot",
     set="bench|train",
+    lkey="[0-9a-f]{10}",
+    round="[0-9]+",
+    method="all|random",
 
 
 def splits_of(dataset):
@@ -311,4 +316,79 @@ def robustness_columns():
             for seed in SEEDS
         ]
         for variant in ROBUSTNESS_MODELS
+    }
+
+
+def model_adapter(model):
+    """The adapter file of a model id: a trained model (``models/...``) or an LDA model (``lda/...``)."""
+    folder = f"{RESULTS}/{model}" if model.startswith("lda/") else f"{RESULTS}/models/{model}"
+    return f"{folder}/adapter/adapter_model.safetensors"
+
+
+# Loss-guided Data Augmentation (rules/lda.smk).
+
+LDA = config["lda"]
+LDA_VARIANT = LDA["model"] or (EXPERIMENTS["supervised"][0] if EXPERIMENTS["supervised"] else "")
+if LDA["model"] and LDA["model"] not in VARIANTS:
+    raise WorkflowError(f"config key 'lda.model' names model {LDA['model']!r}, which is not under 'models' (it has {', '.join(VARIANTS) or 'none'})")
+#: The trained datasets whose training splits are augmented (RUIE-Bench perturbs NER, RE and EE).
+LDA_DATASETS = [name for name in TRAINED_ON if dataset_task(name) in PERTURBATIONS]
+#: What shapes the rounds' outputs; delta and max_rounds only decide how many rounds run.
+LDA_KEY = settings_key({key: LDA[key] for key in ("beta", "granularity", "replay", "max_dev_per_dataset", "training")})
+LDA_BETAS = beta_schedule(LDA["beta"], LDA["max_rounds"])
+
+
+def lda_dir(variant, seed):
+    return f"{RESULTS}/lda/{variant}/{MODEL_KEYS[variant]}/{LDA_KEY}/seed-{seed}"
+
+
+def round_adapter(wildcards, round_number):
+    """The adapter of round ``round_number`` (0: M0, the trained model the loop starts from)."""
+    if round_number == 0:
+        return model_adapter(model_id(wildcards.variant, wildcards.mkey, FULL, wildcards.seed))
+    return f"{RESULTS}/lda/{wildcards.variant}/{wildcards.mkey}/{wildcards.lkey}/seed-{wildcards.seed}/round-{round_number}/adapter/adapter_model.safetensors"
+
+
+def lda_decisions(wildcards):
+    """The decision file of every round the loop runs: round t is asked for only once round t-1
+    decided to go on (Snakemake re-evaluates the DAG after each checkpoint)."""
+    import json
+
+    files = []
+    for round_number in range(1, LDA["max_rounds"] + 1):
+        keys = {key: getattr(wildcards, key) for key in ("variant", "mkey", "lkey", "seed")}
+        path = checkpoints.lda_decide.get(**keys, round=round_number).output[0]
+        files.append(path)
+        if json.loads(Path(path).read_text())["stop"]:
+            break
+    return files
+
+
+def lda_final_inputs(wildcards):
+    """The decisions, the dev scores of every round run, and the adapter of the last accepted round."""
+    import json
+
+    from ucuie.lda import Decision, final_round
+
+    decisions = lda_decisions(wildcards)
+    final = final_round([Decision(**json.loads(Path(path).read_text())) for path in decisions])
+    folder = f"{RESULTS}/lda/{wildcards.variant}/{wildcards.mkey}/{wildcards.lkey}/seed-{wildcards.seed}"
+    return {
+        "decisions": decisions,
+        "dev": [f"{folder}/round-{r}/dev.json" for r in range(len(decisions) + 1)],
+        "adapter": round_adapter(wildcards, final),
+    }
+
+
+def lda_columns():
+    """Method label -> one list of benchmark score files (one per dataset) per seed: M0, the
+    baselines, and LDA's final model."""
+    if not LDA_VARIANT:
+        return {}
+    models = {"M0": [model_id(LDA_VARIANT, MODEL_KEYS[LDA_VARIANT], FULL, seed) for seed in SEEDS]}
+    for method, leaf in (("all augmented", "baseline-all"), ("random", "baseline-random"), ("LDA", "final")):
+        models[method] = [f"{lda_dir(LDA_VARIANT, seed)}/{leaf}".removeprefix(f"{RESULTS}/") for seed in SEEDS]
+    return {
+        label: [[f"{RESULTS}/robustness/scores/{model}/{dataset}.json" for dataset in BENCH_DATASETS] for model in ids]
+        for label, ids in models.items()
     }

@@ -5,8 +5,9 @@ for _task, _kinds in PERTURBATIONS.items():
 
     rule:
         # Every perturbation type of one task applied to one split: set 'bench' samples the
-        # benchmark's source sentences from the test split, set 'train' takes the whole
-        # training split. Accepted copies per type, the counts, and samples for a person to read.
+        # benchmark's source sentences from the test split, set 'train' the training records
+        # LDA augments (all, or lda.sources_per_dataset). Accepted copies per type, the counts,
+        # and samples for a person to read.
         name:
             f"perturb_{_task}"
         input:
@@ -20,7 +21,7 @@ for _task, _kinds in PERTURBATIONS.items():
             dataset=alternatives(datasets_of_task(_task)),
         params:
             kinds=list(_kinds),
-            size=lambda wc: SOURCE_SHARES[wc.dataset] if wc.set == "bench" else None,
+            size=lambda wc: SOURCE_SHARES[wc.dataset] if wc.set == "bench" else (LDA["sources_per_dataset"] or None),
             settings={key: ROBUSTNESS[key] for key in ("generators", "llm", "typo_rate", "max_context_words")},
             seed=config["seed"],
             cache_dir="resources/cache/llm",
@@ -57,22 +58,22 @@ rule robustness_instances:
 
 
 rule predict_robustness:
-    # A trained model (full training set) on one dataset's benchmark sentences, clean and perturbed.
+    # A trained model (or an LDA model) on one dataset's benchmark sentences, clean and perturbed.
     input:
         backbone=rules.backbone.output.config,
-        adapter=f"{RESULTS}/models/{{variant}}/{{mkey}}/full/seed-{{seed}}/adapter/adapter_model.safetensors",
+        adapter=lambda wc: model_adapter(wc.model),
         instances=rules.robustness_instances.output[0],
     output:
-        f"{RESULTS}/robustness/predictions/{{variant}}/{{mkey}}/full/seed-{{seed}}/{{dataset}}.jsonl",
+        f"{RESULTS}/robustness/predictions/{{model}}/{{dataset}}.jsonl",
     params:
         dtype=config["backbone"]["dtype"],
         batch_size=config["evaluation"]["batch_size"],
         max_new_tokens=config["evaluation"]["max_new_tokens"],
         seed=config["seed"],
     log:
-        f"{LOGS}/robustness/predict-{{variant}}-{{mkey}}-seed-{{seed}}-{{dataset}}.log",
+        f"{LOGS}/robustness/predict/{{model}}/{{dataset}}.log",
     benchmark:
-        f"{BENCHMARKS}/robustness/predict-{{variant}}-{{mkey}}-seed-{{seed}}-{{dataset}}.tsv"
+        f"{BENCHMARKS}/robustness/predict/{{model}}/{{dataset}}.tsv"
     conda:
         "../envs/model.yaml"
     threads: RESOURCES["prediction"]["threads"]
@@ -90,7 +91,7 @@ rule score_robustness:
     output:
         f"{RESULTS}/robustness/scores/{{model}}/{{dataset}}.json",
     log:
-        f"{LOGS}/robustness/score-{{model}}-{{dataset}}.log",
+        f"{LOGS}/robustness/score/{{model}}/{{dataset}}.log",
     conda:
         "../envs/data.yaml"
     script:

@@ -19,7 +19,7 @@ def main(smk):
         list(smk.input.instances),
         Path(smk.output.summary).parent,
         stage=MULTITASK,
-        adapter_config=None if warmed else HierarchicalMoEConfig.from_dict(settings["adapter"]),
+        adapter_config=HierarchicalMoEConfig.from_dict(settings["adapter"]),
         init_adapter=warmed,
         config=train_config(settings["training"], int(smk.wildcards.seed)),
         dtype=smk.params.dtype,

@@ -28,6 +28,7 @@ from ucuie.adapter import (
     save_adapter,
 )
 from ucuie.adapter.reference import use_reference_layers
+from ucuie.tasks import CAPABILITIES
 
 VOCAB = 128
 PAD = 0
@@ -191,6 +192,30 @@ def test_loading_onto_another_shape_names_the_weight(tmp_path):
     other = LlamaForCausalLM(LlamaConfig(vocab_size=VOCAB, hidden_size=16, intermediate_size=32, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=2))
     with pytest.raises(AdapterError, match="model.layers.0.mlp.gate_proj.lora_down"):
         load_adapter(other, tmp_path / "adapter")
+
+
+def test_a_hard_routing_adapter_starts_from_a_soft_one_without_its_task_routers(tmp_path):
+    soft = adapted(HierarchicalMoEConfig(routing="soft"))
+    for name, param in adapter_parameters(soft).items():
+        param.data.normal_()  # trained-looking weights, so that copying them shows
+    save_adapter(soft, tmp_path / "soft")
+    hard = load_adapter(tiny_llama(), tmp_path / "soft", HierarchicalMoEConfig(routing="hard"))
+    soft_params, hard_params = adapter_parameters(soft), adapter_parameters(hard)
+    assert not any(".task_router." in name for name in hard_params)
+    assert set(soft_params) - set(hard_params) == {name for name in soft_params if ".task_router." in name}
+    assert all(torch.equal(param, soft_params[name]) for name, param in hard_params.items())
+    # Hard routing with labels [1, 1, 1] equals the soft adapter with every capability forced on.
+    ids, attention, instruction, _ = batch()
+    labels = torch.ones(ids.shape[0], 3)
+    with torch.no_grad():
+        with routing(hard, instruction_mask=instruction, attention_mask=attention, capability_labels=labels):
+            hard_logits = hard(input_ids=ids, attention_mask=attention).logits
+        with routing(soft, instruction_mask=instruction, attention_mask=attention), force_capabilities(soft, list(CAPABILITIES)):
+            soft_logits = soft(input_ids=ids, attention_mask=attention).logits
+    assert torch.allclose(hard_logits, soft_logits)
+    # Anything but the task routers must fit.
+    with pytest.raises(AdapterError, match="lora_down"):
+        load_adapter(tiny_llama(), tmp_path / "soft", HierarchicalMoEConfig(routing="hard", rank=2))
 
 
 def generate(model, ids, attention, instruction, labels, use_cache=True):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +13,7 @@ import pytest
 import yaml
 from snakemake.api import ConfigSettings, DAGSettings, ExecutionSettings, OutputSettings, ResourceSettings, SnakemakeApi
 
+from ucuie.perturb import PERTURBATIONS, TYPE_NAMES
 from ucuie.records import read_records, read_schema
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,7 +58,8 @@ def test_smoke_config_end_to_end_with_caching_and_reruns(tmp_path):
     # Training: warming then stage 2, with logs, for both supervised variants and the low-resource run.
     summaries = sorted(results.glob("models/*/*/*/seed-13/summary.json"))
     assert {p.relative_to(results / "models").parts[::2][:2] for p in summaries} == {("uc-uie", "full"), ("uc-uie-h", "full"), ("uc-uie", "low-0.25")}
-    assert len(list(results.glob("warming/*/*/seed-13/adapter/adapter_model.safetensors"))) == 3
+    # uc-uie and uc-uie-h share the full set's warming run (warming never runs the task router).
+    assert len(list(results.glob("warming/*/*/seed-13/adapter/adapter_model.safetensors"))) == 2
     log = pd.read_csv(next(results.glob("models/uc-uie/*/full/seed-13/log.csv")))
     assert list(log["step"]) == list(range(1, len(log) + 1)) and log["bce"].gt(0).all()
 
@@ -73,12 +77,55 @@ def test_smoke_config_end_to_end_with_caching_and_reruns(tmp_path):
         assert (results / "figures" / figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert any(f.endswith("benchmarks/demo_corpus.tsv") for f in built) or (results / "benchmarks" / "demo_corpus.tsv").is_file()
 
+    # RUIE-Bench: every NER/RE/EE dataset perturbed by every type of its task, validated and
+    # counted; the robustness table has each type's row per dataset for both supervised models.
+    robustness = pd.read_csv(results / "tables" / "robustness.csv")
+    bench = [n for n in config["data"]["datasets"] if n != "restaurant_absa"]
+    assert set(robustness["dataset"]) == {*bench, "average"}
+    for dataset, task in (("news_ner", "ner"), ("news_re", "re"), ("business_ee", "ee")):
+        rows = robustness[robustness["dataset"] == dataset]
+        assert list(rows["type"]) == ["Clean"] + [TYPE_NAMES[kind] for kind in PERTURBATIONS[task]]
+        report = json.loads((results / "robustness" / "bench" / dataset / "report.json").read_text())
+        assert list(report) == list(PERTURBATIONS[task])
+        sources = read_records(results / "robustness" / "bench" / dataset / "sources.jsonl")
+        assert len(sources) == 4  # smoke: 8 NER sentences over two datasets, 4 RE and 4 ED over one each
+        for kind, entry in report.items():
+            copies = read_records(results / "robustness" / "bench" / dataset / f"{kind}.jsonl")
+            assert len(copies) == entry["accepted"] and entry["accepted"] + entry["not_applicable"] + entry["rejected"] == len(sources)
+    assert {"uc-uie F1", "uc-uie drop %", "uc-uie-h F1"} <= set(robustness.columns)
+    assert "## Typo Injection" in (results / "robustness" / "bench" / "news_ner" / "examples.md").read_text()
+    assert (results / "figures" / "robustness.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    # LDA: exactly two rounds (smoke: delta 0, max_rounds 2), each selecting the top beta_t per
+    # dataset by loss; baselines and the final model evaluated on the benchmark.
+    final_path = next(results.glob("lda/uc-uie/*/*/seed-13/final.json"))
+    final = json.loads(final_path.read_text())
+    assert [r["round"] for r in final["rounds"]] == [1, 2] and final["final_round"] == 2
+    assert final["fraction_used"] == pytest.approx(0.15) and len(final["dev_f1"]) == 3
+    augmented = sum(len(read_records(p)) for p in results.glob("robustness/train/*/*.jsonl") if p.stem != "sources")
+    for round_number, beta in ((1, 0.1), (2, 0.05)):
+        folder = final_path.parent / f"round-{round_number}"
+        losses = pd.read_csv(folder / "losses.csv")
+        assert len(losses) == augmented and losses["loss"].notna().all()
+        selection = pd.read_csv(folder / "selection.csv")
+        for dataset, group in losses.groupby("dataset"):
+            hardest = set(group.sort_values(["loss", "id"], ascending=[False, True])["id"][: math.ceil(beta * len(group) - 1e-9)])
+            assert set(selection[selection["dataset"] == dataset]["id"]) == hardest
+        assert json.loads((folder / "decision.json").read_text())["accepted"]
+    lda = pd.read_csv(results / "tables" / "lda.csv")
+    assert {"M0 F1", "all augmented F1", "random F1", "LDA F1", "LDA vs M0 %"} <= set(lda.columns)
+    assert set(lda["setting"].dropna()) == {"seen", "unseen"} and set(lda["task"].dropna()) == {"NER", "RE", "ED"}
+    used = lda[lda["type"] == "augmented data used (%)"].iloc[0]
+    assert (used["M0 F1"], used["all augmented F1"], used["LDA F1"]) == (0.0, 100.0, 15.0)
+    assert (results / "figures" / "lda.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
     # A second run has nothing to do.
     assert run_workflow(tmp_path) == []
 
     # One training hyper-parameter changed: only stage 2 and what reads it run again.
     changed = run_workflow(tmp_path, {"training": {"lr": 0.002}})
-    assert families(changed) == {"models", "predictions", "scores", "tables", "figures"}
+    assert families(changed) == {"models", "predictions", "scores", "tables", "figures", "robustness", "lda"}
+    assert not any("/robustness/bench/" in f for f in changed)  # the benchmark does not depend on training
     assert not any("/warming/" in f or "/backbone/" in f for f in changed)
     assert len(sorted(results.glob("models/uc-uie/*/full/seed-13/summary.json"))) == 2  # the old model is kept
 

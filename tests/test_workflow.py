@@ -65,14 +65,35 @@ def expected_jobs(config: dict) -> dict[str, int]:
         "subtask_instances": (capabilities(trained) if supervised else 0) + capabilities(low_datasets) * low_runs,
         "predict_backbone": len(datasets),
         "table": 1,
-        # uc-uie and uc-uie-h differ in their adapter, so each has its own warming run.
-        "warm": supervised * seeds + low_runs,
+        # uc-uie and uc-uie-h differ only in their routing, which warming never uses: one warming run.
+        "warm": bool(supervised) * seeds + low_runs,
         "train": supervised * seeds + low_runs,
         "predict_model": supervised * seeds * len(datasets) + low_runs * len(low_datasets),
         "experiment_table": bool(supervised) + bool(low_runs) + bool(supervised and len(trained) < len(datasets)),
         "figures": 1,
     }
     jobs["score"] = jobs["predict_backbone"] + jobs["predict_model"]
+    # RUIE-Bench: the benchmark sets of every NER, RE and EE dataset, evaluated per model and seed.
+    robustness = config.get("robustness", {})
+    bench = robustness.get("datasets") or [name for name in datasets if tasks[name] in ("ner", "re", "ee")]
+    for task in ("ner", "re", "ee"):
+        jobs[f"perturb_{task}"] = sum(tasks[name] == task for name in bench)
+    jobs["robustness_instances"] = len(bench)
+    evaluated = set(robustness.get("models") or experiments["supervised"])
+    jobs["robustness_table"] = 1
+    # LDA, when the default target includes it: a dry run shows round 1 only (the checkpoint
+    # decides on more), M0's and round 1's dev scores, the baselines and the final model.
+    lda = config.get("lda", {})
+    lda_jobs = {"augmented_instances": 0, "lda_losses": 0, "lda_train": 0, "lda_dev": 0, "lda_decide": 0, "lda_final": 0, "lda_baseline": 0, "lda_table": 0}
+    if lda.get("in_default_target"):
+        augmented = [name for name in trained if tasks[name] in ("ner", "re", "ee")]
+        for task in ("ner", "re", "ee"):
+            jobs[f"perturb_{task}"] += sum(tasks[name] == task for name in augmented)
+        lda_jobs = {"augmented_instances": len(augmented), "lda_losses": seeds, "lda_train": seeds, "lda_dev": 2 * seeds,
+                    "lda_decide": seeds, "lda_final": seeds, "lda_baseline": 2 * seeds, "lda_table": 1}
+        evaluated |= {lda.get("model") or experiments["supervised"][0], "lda final", "lda all", "lda random"}
+    jobs.update(lda_jobs)
+    jobs["predict_robustness"] = jobs["score_robustness"] = len(evaluated) * seeds * len(bench)
     return jobs
 
 

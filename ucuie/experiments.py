@@ -73,10 +73,18 @@ def resolve_variant(config: Mapping, name: str) -> dict:
 
 
 def warming_settings(variant: Mapping) -> dict:
-    """What determines a variant's warming stage: the adapter, the warming keys, the shared training keys."""
+    """What determines a variant's warming stage: the adapter, the warming keys, the shared training keys.
+
+    Warming forces one capability expert on at a time, so the task router never runs: soft and
+    hard routing warm alike, and a hard-routing variant shares the soft one's warming run (its
+    stage 2 drops the unused task routers, :func:`ucuie.adapter.load_adapter`).
+    """
     training = variant["training"]
+    adapter = dict(variant["adapter"])
+    if adapter.get("routing", "soft") == "hard":
+        adapter["routing"] = "soft"
     return {
-        "adapter": variant["adapter"],
+        "adapter": adapter,
         "warming": training["warming"],
         "training": {key: training[key] for key in WARMING_SHARED_KEYS},
     }
@@ -148,18 +156,21 @@ def comparison_table(columns: Mapping[str, Sequence[Sequence[Mapping]]], held_ou
     long layout of :func:`ucuie.evaluation.results_table` (setting, task, metric, dataset) with a
     ``<label>`` (mean offset F1 in %) and ``<label> std`` column per model.
     """
-    merged: pd.DataFrame | None = None
     keys = ["setting", "task", "metric", "dataset"]
+    merged: pd.DataFrame | None = None
+    order: dict[tuple, None] = {}
     for label, runs in columns.items():
         if not runs:
             raise ValueError(f"table column {label!r} has no runs")
         per_seed = pd.concat([results_table(results, held_out).assign(run=i) for i, results in enumerate(runs)])
+        order.update(dict.fromkeys(per_seed[keys].itertuples(index=False, name=None)))
         grouped = per_seed.groupby(keys, sort=False)["F1"]
         column = grouped.mean().round(2).rename(label).to_frame()
         column[f"{label} std"] = grouped.std(ddof=0).round(2)
-        column = column.reset_index()
-        merged = column if merged is None else merged.merge(column, on=keys, how="outer", sort=False)
-    return merged
+        merged = column if merged is None else merged.join(column, how="outer")
+    # An outer join sorts the rows; put them back in the paper's order (tasks in table order,
+    # each task's datasets then its average, the Average last), as the columns first list them.
+    return merged.reindex(list(order)).reset_index()
 
 
 def to_markdown(table: pd.DataFrame) -> str:

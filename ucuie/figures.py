@@ -1,4 +1,5 @@
-"""Figures of the experiments: headline F1 per task and model (Tables 1-3), training curves.
+"""Figures of the experiments: headline F1 per task and model (Tables 1-3), training curves,
+robustness drops per perturbation type, LDA dev F1 per round.
 
 Every figure is readable on its own: a title per panel, labelled axes, a legend, values written
 on the bars.
@@ -6,7 +7,7 @@ on the bars.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -101,6 +102,23 @@ def robustness_figure(table: pd.DataFrame, out: str | Path) -> None:
         ax.set_ylabel("relative F1 drop from clean (%)")
         ax.set_title(f"{task}: drop per perturbation type")
         ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+
+
+def lda_figure(dev_curves: Mapping[str, Sequence[float]], final_rounds: Mapping[str, int], out: str | Path) -> None:
+    """Dev F1 per LDA round (round 0 is M0), one line per seed, the final (last accepted) round marked."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for label, curve in dev_curves.items():
+        line = ax.plot(range(len(curve)), curve, marker="o", label=label)[0]
+        final = final_rounds[label]
+        ax.plot([final], [curve[final]], marker="*", markersize=14, color=line.get_color(), linestyle="none")
+        for round_number, value in enumerate(curve):
+            ax.annotate(f"{value:.1f}", (round_number, value), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=7)
+    ax.set(title="LDA: dev F1 per round (star: final model)", xlabel="round (0 = M0, trained on the original data)", ylabel="dev F1 (%)")
+    ax.set_xticks(range(max((len(c) for c in dev_curves.values()), default=1)))
+    ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out, dpi=120)
     plt.close(fig)

@@ -715,9 +715,10 @@ def train(
 ) -> dict[str, Any]:
     """Train an adapter on ``instances``; write ``<out>/adapter/``, ``log.csv`` and ``summary.json``.
 
-    Give exactly one of ``adapter_config`` (attach a fresh adapter, initialised from the seed) and
-    ``init_adapter`` (a folder written by :func:`ucuie.adapter.save_adapter`, e.g. a warmed
-    adapter or the previous LDA round).  ``dtype`` is the backbone's weight dtype (the adapter
+    Give ``adapter_config`` (attach a fresh adapter, initialised from the seed), ``init_adapter``
+    (a folder written by :func:`ucuie.adapter.save_adapter`, e.g. a warmed adapter or the previous
+    LDA round), or both (the config's adapter initialised from the saved weights, which may differ
+    in task routers only: see :func:`ucuie.adapter.load_adapter`).  ``dtype`` is the backbone's weight dtype (the adapter
     gets the same).  If ``<out>/checkpoint/`` holds a checkpoint of the same run, training resumes
     from it; one of a different run is an error, unless ``restart`` discards it.
     ``stop_after_steps`` raises :class:`TrainingInterrupted` after that many optimizer steps
@@ -750,7 +751,7 @@ def train(
     if state is not None:
         load_adapter(model, checkpoint / ADAPTER)
     elif init_adapter is not None:
-        load_adapter(model, init_adapter)
+        load_adapter(model, init_adapter, adapter_config)
     else:
         attach_adapter(model, adapter_config)
     trainable = _trainable_parameters(model, stage)
@@ -780,16 +781,16 @@ def train(
 
 
 def _adapter_source(adapter_config: HierarchicalMoEConfig | None, init_adapter: str | Path | None) -> tuple[Path | None, HierarchicalMoEConfig]:
-    """``(init_adapter folder or None, adapter config)``; the config of a saved adapter is read from it."""
-    if (adapter_config is None) == (init_adapter is None):
-        raise TrainConfigError("give exactly one of adapter_config (a fresh adapter) and init_adapter (a saved adapter folder)")
+    """``(init_adapter folder or None, adapter config)``; without ``adapter_config`` the saved adapter's config."""
+    if adapter_config is None and init_adapter is None:
+        raise TrainConfigError("give adapter_config (a fresh adapter), init_adapter (a saved adapter folder), or both")
     if init_adapter is None:
         return None, adapter_config
     init_adapter = Path(init_adapter)
     for name in (CONFIG_FILE, WEIGHTS_FILE):
         if not (init_adapter / name).is_file():
             raise TrainingError(f"init_adapter folder {init_adapter} has no {name}: point at a folder written by save_adapter")
-    return init_adapter, HierarchicalMoEConfig.from_dict(json.loads((init_adapter / CONFIG_FILE).read_text()))
+    return init_adapter, adapter_config or HierarchicalMoEConfig.from_dict(json.loads((init_adapter / CONFIG_FILE).read_text()))
 
 
 def _start_loop(

@@ -111,22 +111,32 @@ def save_adapter(model: nn.Module, folder: str | Path) -> Path:
     return folder
 
 
-def load_adapter(model: nn.Module, folder: str | Path) -> nn.Module:
-    """Attach the adapter saved in ``folder`` to a fresh base ``model`` and load its weights."""
+def load_adapter(model: nn.Module, folder: str | Path, config: HierarchicalMoEConfig | None = None) -> nn.Module:
+    """Attach the adapter saved in ``folder`` to a fresh base ``model`` and load its weights.
+
+    With ``config``, that adapter is attached instead and initialised from the saved weights,
+    which must fit it except for task routers: a hard-routing adapter started from a soft one
+    drops them, a soft one started from a hard one keeps its freshly initialised routers (capability
+    warming never runs the task router, so both routings share one warming run).
+    """
     folder = Path(folder)
     for file in (CONFIG_FILE, WEIGHTS_FILE):
         if not (folder / file).is_file():
             raise AdapterError(f"adapter folder {folder} has no {file}: point at a folder written by save_adapter")
-    config = HierarchicalMoEConfig.from_dict(json.loads((folder / CONFIG_FILE).read_text()))
-    attach_adapter(model, config)
+    saved_config = HierarchicalMoEConfig.from_dict(json.loads((folder / CONFIG_FILE).read_text()))
+    attach_adapter(model, config or saved_config)
     saved = load_file(str(folder / WEIGHTS_FILE))
     params = adapter_parameters(model)
+    # Only task routers may be on one side alone, and only when the configs differ.
+    optional = (lambda name: ".task_router." in name) if config is not None and config != saved_config else (lambda name: False)
     for name in saved:
-        if name not in params:
+        if name not in params and not optional(name):
             raise AdapterError(f"adapter weight {name!r} in {folder / WEIGHTS_FILE} has no place in {type(model).__name__}: was it saved from another model shape?")
     with torch.no_grad():
         for name, param in params.items():
             if name not in saved:
+                if optional(name):
+                    continue
                 raise AdapterError(f"adapter weight {name!r} is missing from {folder / WEIGHTS_FILE}")
             if saved[name].shape != param.shape:
                 raise AdapterError(f"adapter weight {name!r} has shape {tuple(saved[name].shape)} in {folder / WEIGHTS_FILE} but {tuple(param.shape)} in the model")
