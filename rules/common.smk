@@ -102,7 +102,7 @@ wildcard_constraints:
     seed="[0-9]+",
     mkey="[0-9a-f]{10}",
     # A trained model, or an LDA model (the final round, a baseline) trained from one.
-    model="backbone|(?:lda/)?(?:{variants})/[0-9a-f]{{10}}/(?:(?:{sets})/seed-[0-9]+|[0-9a-f]{{10}}/seed-[0-9]+/(?:final|baseline-all|baseline-random))".format(
+    model="backbone|(?:lda/)?(?:{variants})/[0-9a-f]{{10}}/(?:(?:{sets})/seed-[0-9]+|[0-9a-f]{{10}}/seed-[0-9]+/(?:final-[0-9a-f]{{10}}|baseline-all|baseline-random))".format(
         variants="|".join(map(re.escape, VARIANTS)) or "NONE", sets="|".join(map(re.escape, [FULL, *LOW_SETS]))
     ),
     experiment="table1_supervised|table2_low_resource|table3_zero_shot",
@@ -336,6 +336,12 @@ LDA_DATASETS = [name for name in TRAINED_ON if dataset_task(name) in PERTURBATIO
 #: What shapes the rounds' outputs; delta and max_rounds only decide how many rounds run.
 LDA_KEY = settings_key({key: LDA[key] for key in ("beta", "granularity", "replay", "max_dev_per_dataset", "training")})
 LDA_BETAS = beta_schedule(LDA["beta"], LDA["max_rounds"])
+#: The LDA settings a round's or baseline's training reads (not delta or max_rounds, so allowing
+#: more rounds or another stop threshold never retrains a finished round).
+LDA_TRAINING = {key: LDA[key] for key in ("granularity", "replay", "training")}
+#: The final model's folder, keyed by the stop settings (changing them re-decides, retrains nothing).
+LDA_STOP_KEY = settings_key({key: LDA[key] for key in ("delta", "max_rounds")})
+LDA_FINAL = f"final-{LDA_STOP_KEY}"
 
 
 def lda_dir(variant, seed):
@@ -350,33 +356,42 @@ def round_adapter(wildcards, round_number):
 
 
 def lda_decisions(wildcards):
-    """The decision file of every round the loop runs: round t is asked for only once round t-1
-    decided to go on (Snakemake re-evaluates the DAG after each checkpoint)."""
+    """The LDA stop decisions over the rounds run so far, one per round; the last one says stop.
+
+    Round t's dev score comes from the checkpoint ``lda_dev``, so round t is asked for (and
+    trained) only once round t-1 was accepted and max_rounds allows it; Snakemake re-evaluates
+    this after each checkpoint.  Delta and max_rounds are applied here, not in a rule, so changing
+    them re-decides from the stored dev scores without retraining any round."""
     import json
 
-    files = []
+    from ucuie.lda import decide
+
+    keys = {key: getattr(wildcards, key) for key in ("variant", "mkey", "lkey", "seed")}
+
+    def dev_f1(round_number):
+        path = checkpoints.lda_dev.get(**keys, round=round_number).output[0]
+        return json.loads(Path(path).read_text())["dev_f1"]
+
+    decisions, previous = [], None
     for round_number in range(1, LDA["max_rounds"] + 1):
-        keys = {key: getattr(wildcards, key) for key in ("variant", "mkey", "lkey", "seed")}
-        path = checkpoints.lda_decide.get(**keys, round=round_number).output[0]
-        files.append(path)
-        if json.loads(Path(path).read_text())["stop"]:
+        current = dev_f1(round_number)
+        previous = dev_f1(0) if previous is None else previous  # M0's score is needed only now
+        decisions.append(decide(round_number, current, previous, LDA["delta"], LDA["max_rounds"]))
+        if decisions[-1].stop:
             break
-    return files
+        previous = current
+    return decisions
 
 
 def lda_final_inputs(wildcards):
-    """The decisions, the dev scores of every round run, and the adapter of the last accepted round."""
-    import json
-
-    from ucuie.lda import Decision, final_round
+    """The dev scores of every round run (round 0: M0) and the adapter of the last accepted round."""
+    from ucuie.lda import final_round
 
     decisions = lda_decisions(wildcards)
-    final = final_round([Decision(**json.loads(Path(path).read_text())) for path in decisions])
     folder = f"{RESULTS}/lda/{wildcards.variant}/{wildcards.mkey}/{wildcards.lkey}/seed-{wildcards.seed}"
     return {
-        "decisions": decisions,
         "dev": [f"{folder}/round-{r}/dev.json" for r in range(len(decisions) + 1)],
-        "adapter": round_adapter(wildcards, final),
+        "adapter": round_adapter(wildcards, final_round(decisions)),
     }
 
 
@@ -386,7 +401,7 @@ def lda_columns():
     if not LDA_VARIANT:
         return {}
     models = {"M0": [model_id(LDA_VARIANT, MODEL_KEYS[LDA_VARIANT], FULL, seed) for seed in SEEDS]}
-    for method, leaf in (("all augmented", "baseline-all"), ("random", "baseline-random"), ("LDA", "final")):
+    for method, leaf in (("all augmented", "baseline-all"), ("random", "baseline-random"), ("LDA", LDA_FINAL)):
         models[method] = [f"{lda_dir(LDA_VARIANT, seed)}/{leaf}".removeprefix(f"{RESULTS}/") for seed in SEEDS]
     return {
         label: [[f"{RESULTS}/robustness/scores/{model}/{dataset}.json" for dataset in BENCH_DATASETS] for model in ids]

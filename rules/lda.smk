@@ -64,7 +64,7 @@ rule lda_train:
         summary=f"{LDA_ROUND}/summary.json",
     params:
         fraction=lambda wc: LDA_BETAS[int(wc.round) - 1],
-        lda=LDA,
+        lda=LDA_TRAINING,
         training=lambda wc: VARIANTS[wc.variant]["training"],
         dtype=config["backbone"]["dtype"],
     log:
@@ -80,8 +80,11 @@ rule lda_train:
         "../scripts/lda_train.py"
 
 
-rule lda_dev:
+checkpoint lda_dev:
     # The dev F1 of round t's model (round 0: M0) on the clean dev sets: what the stop rule reads.
+    # A checkpoint: round t+1 enters the DAG only once this says round t gained at least delta
+    # (see lda_decisions in common.smk). The rule holds no stop setting, so changing delta or
+    # max_rounds never reruns it nor any finished round.
     input:
         backbone=rules.backbone.output.config,
         adapter=lambda wc: round_adapter(wc, int(wc.round)),
@@ -108,34 +111,21 @@ rule lda_dev:
         "../scripts/lda_dev.py"
 
 
-checkpoint lda_decide:
-    # The stop rule on round t: accepted when it raises the dev F1 by delta points; stop otherwise
-    # or at max_rounds. A checkpoint, so the next round exists in the DAG only when this says go on.
-    input:
-        current=f"{LDA_ROUND}/dev.json",
-        previous=lambda wc: f"{RESULTS}/lda/{wc.variant}/{wc.mkey}/{wc.lkey}/seed-{wc.seed}/round-{int(wc.round) - 1}/dev.json",
-    output:
-        f"{LDA_ROUND}/decision.json",
-    params:
-        delta=LDA["delta"],
-        max_rounds=LDA["max_rounds"],
-    log:
-        f"{LOGS}/lda/{{variant}}-{{mkey}}-{{lkey}}-seed-{{seed}}-round-{{round}}-decision.log",
-    conda:
-        "../envs/data.yaml"
-    script:
-        "../scripts/lda_decide.py"
-
-
 rule lda_final:
-    # The loop's outcome: the last accepted round's adapter, the rounds run and the data fraction used.
+    # The loop's outcome: every round's stop decision, the last accepted round's adapter, the data
+    # fraction used.
     input:
         unpack(lda_final_inputs),
+        m0_dev=f"{LDA_SEED}/round-0/dev.json",  # scheduled with round 1, before the checkpoint asks
     output:
-        adapter=f"{LDA_SEED}/final/adapter/adapter_model.safetensors",
-        summary=f"{LDA_SEED}/final.json",
+        # Keyed by delta and max_rounds: Snakemake does not compare the params of a job whose inputs
+        # come through a checkpoint, so other stop settings must mean another (missing) output.
+        adapter=f"{LDA_SEED}/{LDA_FINAL}/adapter/adapter_model.safetensors",
+        summary=f"{LDA_SEED}/{LDA_FINAL}/final.json",
     params:
         betas=LDA_BETAS,
+        delta=LDA["delta"],
+        max_rounds=LDA["max_rounds"],
     log:
         f"{LOGS}/lda/{{variant}}-{{mkey}}-{{lkey}}-seed-{{seed}}-final.log",
     conda:
@@ -158,7 +148,7 @@ rule lda_baseline:
         log=f"{LDA_SEED}/baseline-{{method}}/log.csv",
         summary=f"{LDA_SEED}/baseline-{{method}}/summary.json",
     params:
-        lda=LDA,
+        lda=LDA_TRAINING,
         training=lambda wc: VARIANTS[wc.variant]["training"],
         dtype=config["backbone"]["dtype"],
     log:
@@ -179,7 +169,7 @@ rule lda_table:
     # training and on unseen ones, the improvement over M0, the data used; dev F1 per round.
     input:
         scores=[path for runs in lda_columns().values() for files in runs for path in files],
-        finals=[f"{lda_dir(LDA_VARIANT, seed)}/final.json" for seed in SEEDS] if LDA_VARIANT else [],
+        finals=[f"{lda_dir(LDA_VARIANT, seed)}/{LDA_FINAL}/final.json" for seed in SEEDS] if LDA_VARIANT else [],
     output:
         csv=report(f"{RESULTS}/tables/lda.csv", category="LDA"),
         md=f"{RESULTS}/tables/lda.md",

@@ -19,7 +19,7 @@ def main(smk):
     table.to_csv(smk.output.csv, index=False)
     markdown = table.fillna("-").to_markdown(index=False) + "\n"
     Path(smk.output.md).write_text(markdown, encoding="utf-8")
-    curves = {f"seed {Path(path).parent.name.removeprefix('seed-')}": final["dev_f1"] for path, final in zip(smk.input.finals, finals)}
+    curves = {f"seed {Path(path).parent.parent.name.removeprefix('seed-')}": final["dev_f1"] for path, final in zip(smk.input.finals, finals)}
     lda_figure(curves, {label: final["final_round"] for label, final in zip(curves, finals)}, smk.output.figure)
     print(markdown)
     for path, final in zip(smk.input.finals, finals):

@@ -13,8 +13,11 @@ import pytest
 import yaml
 from snakemake.api import ConfigSettings, DAGSettings, ExecutionSettings, OutputSettings, ResourceSettings, SnakemakeApi
 
+from transformers import AutoTokenizer
+
 from ucuie.perturb import PERTURBATIONS, TYPE_NAMES
 from ucuie.records import read_records, read_schema
+from ucuie.train import encode_examples, load_instances
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "configs" / "smoke.yaml"
@@ -98,20 +101,25 @@ def test_smoke_config_end_to_end_with_caching_and_reruns(tmp_path):
 
     # LDA: exactly two rounds (smoke: delta 0, max_rounds 2), each selecting the top beta_t per
     # dataset by loss; baselines and the final model evaluated on the benchmark.
-    final_path = next(results.glob("lda/uc-uie/*/*/seed-13/final.json"))
+    final_path = next(results.glob("lda/uc-uie/*/*/seed-13/final-*/final.json"))
+    seed_dir = final_path.parent.parent
     final = json.loads(final_path.read_text())
     assert [r["round"] for r in final["rounds"]] == [1, 2] and final["final_round"] == 2
     assert final["fraction_used"] == pytest.approx(0.15) and len(final["dev_f1"]) == 3
     augmented = sum(len(read_records(p)) for p in results.glob("robustness/train/*/*.jsonl") if p.stem != "sources")
+    # A sample scores NaN exactly when max_length cuts its whole target away; it is never selected.
+    tokenizer = AutoTokenizer.from_pretrained(tmp_path / "resources" / "backbone" / "tiny-llama")
+    _, stats = encode_examples(tokenizer, load_instances(sorted(results.glob("lda/augmented/*.jsonl"))), config["training"]["max_length"])
     for round_number, beta in ((1, 0.1), (2, 0.05)):
-        folder = final_path.parent / f"round-{round_number}"
+        folder = seed_dir / f"round-{round_number}"
         losses = pd.read_csv(folder / "losses.csv")
-        assert len(losses) == augmented and losses["loss"].notna().all()
+        assert len(losses) == augmented and set(losses[losses["loss"].isna()]["id"]) == set(stats.dropped)
+        assert losses["loss"].notna().mean() > 0.5  # smoke max_length 128 cuts some long EE samples
         selection = pd.read_csv(folder / "selection.csv")
-        for dataset, group in losses.groupby("dataset"):
+        for dataset, group in losses.dropna(subset=["loss"]).groupby("dataset"):
             hardest = set(group.sort_values(["loss", "id"], ascending=[False, True])["id"][: math.ceil(beta * len(group) - 1e-9)])
             assert set(selection[selection["dataset"] == dataset]["id"]) == hardest
-        assert json.loads((folder / "decision.json").read_text())["accepted"]
+        assert final["rounds"][round_number - 1]["accepted"]
     lda = pd.read_csv(results / "tables" / "lda.csv")
     assert {"M0 F1", "all augmented F1", "random F1", "LDA F1", "LDA vs M0 %"} <= set(lda.columns)
     assert set(lda["setting"].dropna()) == {"seen", "unseen"} and set(lda["task"].dropna()) == {"NER", "RE", "ED"}
@@ -142,3 +150,14 @@ def test_smoke_config_end_to_end_with_caching_and_reruns(tmp_path):
     assert report.returncode == 0, report.stderr[-2000:]
     html = (tmp_path / "report.html").read_text(errors="replace")
     assert "table1_supervised.csv" in html and "results.png" in html
+    assert "robustness.png" in html and "lda.png" in html
+
+    # One more LDA round allowed: round 3 runs; rounds 1 and 2 are only re-decided, never retrained.
+    finished = {p: p.stat().st_mtime_ns for p in seed_dir.glob("round-[012]/*") if p.suffix in (".csv", ".json")}
+    finished.update({p: p.stat().st_mtime_ns for p in seed_dir.glob("round-[12]/adapter/*")})
+    run_workflow(tmp_path, {"lda": {"max_rounds": 3}})
+    assert {p: p.stat().st_mtime_ns for p in finished} == finished
+    assert {f"{p.parent.name}/{p.name}" for p in finished} >= {"round-0/dev.json", "round-1/losses.csv", "round-2/selection.csv", "adapter/adapter_model.safetensors"}
+    assert (seed_dir / "round-3" / "adapter" / "adapter_model.safetensors").is_file()
+    final = json.loads(next(p for p in seed_dir.glob("final-*/final.json") if p != final_path).read_text())
+    assert final["final_round"] == 3 and final["fraction_used"] == pytest.approx(0.175)

@@ -84,13 +84,13 @@ def expected_jobs(config: dict) -> dict[str, int]:
     # LDA, when the default target includes it: a dry run shows round 1 only (the checkpoint
     # decides on more), M0's and round 1's dev scores, the baselines and the final model.
     lda = config.get("lda", {})
-    lda_jobs = {"augmented_instances": 0, "lda_losses": 0, "lda_train": 0, "lda_dev": 0, "lda_decide": 0, "lda_final": 0, "lda_baseline": 0, "lda_table": 0}
+    lda_jobs = {"augmented_instances": 0, "lda_losses": 0, "lda_train": 0, "lda_dev": 0, "lda_final": 0, "lda_baseline": 0, "lda_table": 0}
     if lda.get("in_default_target"):
         augmented = [name for name in trained if tasks[name] in ("ner", "re", "ee")]
         for task in ("ner", "re", "ee"):
             jobs[f"perturb_{task}"] += sum(tasks[name] == task for name in augmented)
         lda_jobs = {"augmented_instances": len(augmented), "lda_losses": seeds, "lda_train": seeds, "lda_dev": 2 * seeds,
-                    "lda_decide": seeds, "lda_final": seeds, "lda_baseline": 2 * seeds, "lda_table": 1}
+                    "lda_final": seeds, "lda_baseline": 2 * seeds, "lda_table": 1}
         evaluated |= {lda.get("model") or experiments["supervised"][0], "lda final", "lda all", "lda random"}
     jobs.update(lda_jobs)
     jobs["predict_robustness"] = jobs["score_robustness"] = len(evaluated) * seeds * len(bench)
@@ -141,6 +141,20 @@ def test_variants_with_the_same_warming_share_one_warming_run(tmp_path):
     # A stage-2 learning rate does not touch warming: two trained models, one warming run.
     assert counts["train"] == 2 and counts["warm"] == 1
     assert "experiment_table" in counts and counts["experiment_table"] == 2  # Tables 1 and 3; no Table 2
+
+
+def test_lda_runs_on_a_plain_lora_model(tmp_path):
+    config = yaml.safe_load((ROOT / "configs/smoke.yaml").read_text())
+    config["models"] = {"uc-uie": {}, "uc-uie-h": {"adapter": {"routing": "hard"}},
+                        "lora": {"adapter": {"capability_experts": []}, "training": {"warming": {"enabled": False}}}}
+    config["lda"]["model"] = "lora"
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    run = snakemake("-n", "lda", "--directory", str(tmp_path), "--configfile", str(tmp_path / "c.yaml"), "--replace-workflow-config")
+    assert run.returncode == 0, run.stdout
+    counts = job_counts(run.stdout)
+    # M0 is the single-LoRA model (no warming); round 1 starts from it.
+    assert counts["train"] == 1 and "warm" not in counts and counts["lda_losses"] == 1
+    assert "results/smoke/models/lora/" in run.stdout and "results/smoke/lda/lora/" in run.stdout
 
 
 def test_workflow_passes_snakemake_lint():
