@@ -9,6 +9,7 @@ import pytest
 
 from ucuie.lda import (
     Decision,
+    annotated_copies,
     beta_schedule,
     decide,
     final_round,
@@ -20,6 +21,7 @@ from ucuie.lda import (
     select_hardest,
     select_random,
 )
+from ucuie.records import Frame, Record, Span
 
 
 def crafted_losses() -> pd.DataFrame:
@@ -99,6 +101,14 @@ def test_stop_rule_stops_at_max_rounds_and_when_the_first_round_fails():
     first = decide(1, 40.1, 40.0, delta=0.3, max_rounds=4)
     assert first.stop and not first.accepted and final_round([first]) == 0
     assert Decision(**first.to_json()) == first
+
+
+def test_copies_without_frames_are_not_augmentation_candidates():
+    text = "Ada Lovelace wrote notes."
+    annotated = Record(text=text, task="ner", dataset="a", split="train", id="a-1~typo",
+                       frames=[Frame(type="person", filler=Span(0, 12, "Ada Lovelace"))])
+    empty = Record(text=text, task="ner", dataset="a", split="train", id="a-2~typo", frames=[])
+    assert annotated_copies([empty, annotated, empty]) == [annotated]
 
 
 def test_replay_sample_size():

@@ -106,7 +106,8 @@ def test_smoke_config_end_to_end_with_caching_and_reruns(tmp_path):
     final = json.loads(final_path.read_text())
     assert [r["round"] for r in final["rounds"]] == [1, 2] and final["final_round"] == 2
     assert final["fraction_used"] == pytest.approx(0.15) and len(final["dev_f1"]) == 3
-    augmented = sum(len(read_records(p)) for p in results.glob("robustness/train/*/*.jsonl") if p.stem != "sources")
+    # Every perturbed training copy with at least one frame is a candidate (empty ones are left out).
+    augmented = sum(bool(r.frames) for p in results.glob("robustness/train/*/*.jsonl") if p.stem != "sources" for r in read_records(p))
     # A sample scores NaN exactly when max_length cuts its whole target away; it is never selected.
     tokenizer = AutoTokenizer.from_pretrained(tmp_path / "resources" / "backbone" / "tiny-llama")
     _, stats = encode_examples(tokenizer, load_instances(sorted(results.glob("lda/augmented/*.jsonl"))), config["training"]["max_length"])

@@ -79,6 +79,17 @@ def select_random(table: pd.DataFrame, fraction: float, seed: int, granularity: 
     return chosen
 
 
+def annotated_copies(records: Sequence) -> list:
+    """The perturbed training copies LDA may select: those with at least one frame.
+
+    A copy of a sentence without annotations tests no extraction, and in a loss ranking it floats
+    to the top (a trained model rarely expects the empty answer ``{}``), so the hardest fraction
+    would be mostly empty targets and the round would teach the model to answer ``{}``.  Measured
+    on the demo before this filter: 49 of the 65 samples of round 1 had empty targets and the
+    round's dev F1 fell from 37.7 to 0."""
+    return [record for record in records if record.frames]
+
+
 def replay_sample(records: Sequence, share: float, selected: int, seed: int) -> list:
     """``round(share * selected)`` original samples (a seeded sample) to mix into a round."""
     return sample(records, round(share * selected), seed) if share > 0 else []
