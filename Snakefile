@@ -17,6 +17,17 @@ include: "rules/lda.smk"
 
 report: "report/workflow.rst"
 
+# Seconds of CPU each: on a cluster (profiles/slurm) they run on the submitting node, not as jobs.
+localrules:
+    score,
+    table,
+    experiment_table,
+    figures,
+    score_robustness,
+    robustness_table,
+    lda_final,
+    lda_table,
+
 
 rule data:
     # Unified records and schemas of every configured dataset, plus the low-resource samples.

@@ -19,7 +19,8 @@ if not workflow.overwrite_configfiles:
 def _check_not_merged():
     # Snakemake deep-merges --configfile into config.yaml: a complete config (one naming its
     # own `run`) would silently inherit the default's datasets. Partial overlays are fine.
-    if workflow.config_settings.replace_workflow_config:
+    # Cluster job steps get the config files without the flag; the submitting run checked them.
+    if workflow.config_settings.replace_workflow_config or not workflow.is_main_process:
         return
     for path in workflow.overwrite_configfiles:
         import yaml

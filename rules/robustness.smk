@@ -32,8 +32,6 @@ for _task, _kinds in PERTURBATIONS.items():
         conda:
             "../envs/model.yaml"
         threads: 1
-        resources:
-            mem_mb=4000,
         script:
             "../scripts/perturb.py"
 

@@ -15,7 +15,8 @@ from ucuie.experiments import train_config
 from ucuie.jsonio import read_json
 from ucuie.lda import replay_sample, select_hardest, select_random
 from ucuie.robustness import variant_of
-from ucuie.train import MULTITASK, load_instances, train
+from ucuie.launch import job_processes, train_job
+from ucuie.train import MULTITASK, load_instances
 from ucuie.workflow import step
 
 
@@ -51,7 +52,8 @@ def main(smk):
         Path(smk.output.summary).write_text('{"steps": 0, "note": "no augmented sample selected: the model is the starting one"}\n')
         return
     training = {**smk.params.training, **lda["training"]}
-    train(
+    train_job(
+        job_processes(smk),
         Path(smk.input.backbone).parent,
         instances + replay,
         out,

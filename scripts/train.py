@@ -1,4 +1,7 @@
-"""Rule `train`: stage 2, multi-task training of one model variant (from its warmed adapter)."""
+"""Rule `train`: stage 2, multi-task training of one model variant (from its warmed adapter).
+
+Runs as one process per GPU the job is given (`ucuie.launch`).
+"""
 
 from pathlib import Path
 
@@ -6,7 +9,8 @@ import torch
 
 from ucuie.adapter import HierarchicalMoEConfig
 from ucuie.experiments import train_config
-from ucuie.train import MULTITASK, train
+from ucuie.launch import job_processes, train_job
+from ucuie.train import MULTITASK
 from ucuie.workflow import step
 
 
@@ -14,7 +18,8 @@ def main(smk):
     torch.set_num_threads(smk.threads)
     settings = smk.params.settings
     warmed = Path(smk.input.warm[0]).parent if smk.input.warm else None
-    train(
+    train_job(
+        job_processes(smk),
         Path(smk.input.backbone).parent,
         list(smk.input.instances),
         Path(smk.output.summary).parent,

@@ -6,7 +6,8 @@ import torch
 
 from ucuie.adapter import HierarchicalMoEConfig
 from ucuie.experiments import cap_per_task, train_config
-from ucuie.train import WARMING, load_instances, train
+from ucuie.launch import job_processes, train_job
+from ucuie.train import WARMING, load_instances
 from ucuie.workflow import step
 
 
@@ -15,7 +16,8 @@ def main(smk):
     settings, seed = smk.params.settings, int(smk.wildcards.seed)
     training = {**settings["training"], **smk.params.bookkeeping, "warming": settings["warming"]}
     instances = cap_per_task(load_instances(smk.input.instances), settings["warming"]["max_per_capability"], seed)
-    train(
+    train_job(
+        job_processes(smk),
         Path(smk.input.backbone).parent,
         instances,
         Path(smk.output.summary).parent,

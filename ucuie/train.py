@@ -1008,7 +1008,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--instances", nargs="+", required=True, help="instance JSONL files")
     parser.add_argument("--out", required=True, help="output folder (adapter/, log.csv, summary.json, checkpoint/)")
     parser.add_argument("--stage", choices=STAGES, default=MULTITASK)
-    parser.add_argument("--adapter-config", help="YAML/JSON mapping of HierarchicalMoEConfig keys (default: the paper's adapter)")
+    parser.add_argument("--adapter-config", help="YAML/JSON mapping of HierarchicalMoEConfig keys (default: the paper's adapter, or the --init-adapter's own)")
     parser.add_argument("--init-adapter", help="start from this saved adapter folder instead of a fresh adapter")
     parser.add_argument("--train-config", help="YAML/JSON mapping of TrainConfig keys")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override TrainConfig keys (values parsed as YAML)")
@@ -1027,7 +1027,8 @@ def run(args: argparse.Namespace) -> int:
             if not sep:
                 raise TrainConfigError(f"--set expects KEY=VALUE, got {item!r}")
             settings[key] = yaml.safe_load(value)
-        adapter = None if args.init_adapter else HierarchicalMoEConfig.from_dict(_read_mapping(args.adapter_config))
+        # With --init-adapter alone the saved adapter's config applies; with both, as train(...) does.
+        adapter = None if args.init_adapter and not args.adapter_config else HierarchicalMoEConfig.from_dict(_read_mapping(args.adapter_config))
         train(args.backbone, args.instances, args.out, stage=args.stage, adapter_config=adapter, init_adapter=args.init_adapter,
               config=TrainConfig.from_dict(settings), dtype=args.dtype, restart=args.restart)
     except (TrainConfigError, TrainingError, ValueError) as exc:
