@@ -14,6 +14,7 @@ include: "rules/train.smk"
 include: "rules/evaluate.smk"
 include: "rules/robustness.smk"
 include: "rules/lda.smk"
+include: "rules/analysis.smk"
 
 report: "report/workflow.rst"
 
@@ -27,6 +28,12 @@ localrules:
     robustness_table,
     lda_final,
     lda_table,
+    ablation_table,
+    no_paraphrase_table,
+    subexpert_figure,
+    score_capabilities,
+    capability_tables,
+    routing_figure,
 
 
 rule data:
@@ -73,6 +80,30 @@ rule lda:
     # dev F1 per round.
     input:
         rules.lda_table.output,
+
+
+rule ablations:
+    # Table 4 (ablation variants: task averages and Average) and Table 3's w/o Para. column.
+    input:
+        analysis_outputs("ablations"),
+
+
+rule subexperts:
+    # Figure 5: the number of sub-experts Q, supervised / low-resource / zero-shot.
+    input:
+        analysis_outputs("subexperts"),
+
+
+rule capabilities:
+    # Tables 5 and 6: capability experts switched on by hand, on the sub-tasks and on NER/RE/EAE.
+    input:
+        analysis_outputs("capabilities"),
+
+
+rule routing:
+    # Figure 6: mean routing weight per sub-expert, per task and capability, with/without L_entropy.
+    input:
+        analysis_outputs("routing"),
 
 
 rule all:

@@ -6,7 +6,21 @@ from ucuie.config import ConfigError, validate_config
 from ucuie.data.convert import FORMATS
 from ucuie.data.convert.ie_instructions import task_of as ie_instructions_task
 from ucuie.data.demo import load_corpus
-from ucuie.experiments import FULL, VariantError, low_resource_set, model_id, model_key, resolve_variant, settings_key, warming_settings
+from ucuie.experiments import (
+    BASE_INSTRUCTIONS,
+    FULL,
+    VariantError,
+    analysis_variants,
+    instruction_set,
+    low_resource_set,
+    model_id,
+    model_key,
+    no_paraphrase_variant,
+    resolve_variant,
+    settings_key,
+    subexpert_variants,
+    warming_settings,
+)
 from ucuie.perturb import PERTURBATIONS
 from ucuie.lda import beta_schedule
 from ucuie.robustness import source_shares
@@ -78,6 +92,19 @@ try:
     VARIANTS = {_name: resolve_variant(config, _name) for _name in config["models"]}
 except VariantError as error:
     raise WorkflowError(str(error)) from None
+ANALYSIS = config["analysis"]
+for _key, _names in (
+    ("ablations", ANALYSIS["ablations"]),
+    ("no_paraphrase", [ANALYSIS["no_paraphrase"]]),
+    ("subexperts.model", [ANALYSIS["subexperts"]["model"]]),
+    ("capabilities.model", [ANALYSIS["capabilities"]["model"]]),
+    ("routing.models", ANALYSIS["routing"]["models"]),
+):
+    for _name in filter(None, _names):
+        if _name not in VARIANTS:
+            raise WorkflowError(f"config key 'analysis.{_key}' names model {_name!r}, which is not under 'models' (it has {', '.join(VARIANTS) or 'none'})")
+# The w/o Para. and sub-expert sweep variants (rules/analysis.smk) are derived from configured ones.
+VARIANTS.update(analysis_variants(config, VARIANTS))
 EXPERIMENTS = config["experiments"]
 for _name in EXPERIMENTS["supervised"] + [EXPERIMENTS["low_resource"]] * bool(EXPERIMENTS["low_resource"]):
     if _name not in VARIANTS:
@@ -92,19 +119,23 @@ WARMINGS = {
 }
 MODEL_KEYS = {name: model_key(variant) for name, variant in VARIANTS.items()}
 LOW_SETS = {low_resource_set(fraction): fraction for fraction in LOW["fractions"]} if EXPERIMENTS["low_resource"] and LOW["datasets"] else {}
+#: The low-resource set of the sub-expert sweep (Figure 5), if it has that setting.
+SWEEP_LOW_SET = low_resource_set(ANALYSIS["subexperts"]["low_resource"]) if ANALYSIS["subexperts"]["model"] and ANALYSIS["subexperts"]["low_resource"] and LOW["datasets"] else ""
+#: Every low-resource training set some target trains on (Table 2's and the sweep's).
+TRAIN_LOW_SETS = {**LOW_SETS, **({SWEEP_LOW_SET: ANALYSIS["subexperts"]["low_resource"]} if SWEEP_LOW_SET else {})}
 
 wildcard_constraints:
     dataset="|".join(map(re.escape, DATASETS)) if DATASETS else "NONE",
     split=r"train|dev|test|train\.low-[0-9.e-]+\.seed-[0-9]+",
     capability="judging|locating|associating",
     variant="|".join(map(re.escape, VARIANTS)) if VARIANTS else "NONE",
-    trainset="|".join(map(re.escape, [FULL, *LOW_SETS])),
+    trainset="|".join(map(re.escape, [FULL, *TRAIN_LOW_SETS])),
     key="[0-9a-f]{10}",
     seed="[0-9]+",
     mkey="[0-9a-f]{10}",
     # A trained model, or an LDA model (the final round, a baseline) trained from one.
     model="backbone|(?:lda/)?(?:{variants})/[0-9a-f]{{10}}/(?:(?:{sets})/seed-[0-9]+|[0-9a-f]{{10}}/seed-[0-9]+/(?:final-[0-9a-f]{{10}}|baseline-all|baseline-random))".format(
-        variants="|".join(map(re.escape, VARIANTS)) or "NONE", sets="|".join(map(re.escape, [FULL, *LOW_SETS]))
+        variants="|".join(map(re.escape, VARIANTS)) or "NONE", sets="|".join(map(re.escape, [FULL, *TRAIN_LOW_SETS]))
     ),
     experiment="table1_supervised|table2_low_resource|table3_zero_shot",
     set="bench|train",
@@ -159,22 +190,29 @@ def paraphrase_inputs(wildcards):
 
 def training_split(trainset, seed):
     """The split file a training set reads: the full train split or a low-resource sample."""
-    return "train" if trainset == FULL else f"train.low-{LOW_SETS[trainset]}.seed-{seed}"
+    return "train" if trainset == FULL else f"train.low-{TRAIN_LOW_SETS[trainset]}.seed-{seed}"
 
 
 def training_datasets(trainset):
     return TRAINED_ON if trainset == FULL else LOW["datasets"]
 
 
+def instances_dir(instructions):
+    """Where the instances of an instruction set live: the paraphrase pool's, or the base instructions'."""
+    return f"{RESULTS}/instances-base" if instructions == BASE_INSTRUCTIONS else f"{RESULTS}/instances"
+
+
 def training_instances(wildcards):
     split = training_split(wildcards.trainset, wildcards.seed)
-    return [f"{RESULTS}/instances/{d}/{split}.jsonl" for d in training_datasets(wildcards.trainset)]
+    folder = instances_dir(instruction_set(VARIANTS[wildcards.variant]))
+    return [f"{folder}/{d}/{split}.jsonl" for d in training_datasets(wildcards.trainset)]
 
 
 def warming_instances(wildcards):
     split = training_split(wildcards.trainset, wildcards.seed)
+    folder = instances_dir(instruction_set(WARMINGS[wildcards.key]))
     return [
-        f"{RESULTS}/instances/{d}/{split}.{capability}.jsonl"
+        f"{folder}/{d}/{split}.{capability}.jsonl"
         for d in training_datasets(wildcards.trainset)
         for capability in capabilities_of(dataset_task(d))
     ]
@@ -408,3 +446,93 @@ def lda_columns():
         label: [[f"{RESULTS}/robustness/scores/{model}/{dataset}.json" for dataset in BENCH_DATASETS] for model in ids]
         for label, ids in models.items()
     }
+
+
+# Analysis experiments (rules/analysis.smk): Table 4 with Table 3's w/o Para., Figure 5,
+# Tables 5-6, Figure 6. Every model they score is a plain trained model, so the score and
+# prediction rules above serve them and share whatever other targets already built.
+
+SWEEP = subexpert_variants(config, VARIANTS)
+CAPABILITY_MODEL = ANALYSIS["capabilities"]["model"]
+#: Expert settings of Tables 5-6: the forced combinations, then the learned routing.
+EXPERT_SETTINGS = [*ANALYSIS["capabilities"]["combinations"], "soft"] if CAPABILITY_MODEL else []
+#: Figure 6 reads the tasks whose experts the paper shows: NER, RE and EE datasets trained on.
+ROUTING_DATASETS = [d for d in TRAINED_ON if dataset_task(d) in ("ner", "re", "ee")]
+for _name in ANALYSIS["capabilities"]["datasets"]:
+    if _name not in TRAINED_ON:
+        raise WorkflowError(f"config key 'analysis.capabilities.datasets' names {_name!r}, which is not a configured dataset that is trained on")
+CAPABILITY_DATASETS = ANALYSIS["capabilities"]["datasets"] or TRAINED_ON
+#: (dataset, subset) pairs Tables 5-6 predict: each dataset's sub-tasks, and the NER/RE/EE tasks.
+CAPABILITY_SETS = [(d, s) for d in CAPABILITY_DATASETS for s in capabilities_of(dataset_task(d))] + [
+    (d, "task") for d in CAPABILITY_DATASETS if dataset_task(d) in ("ner", "re", "ee")
+]
+
+
+def full_model(variant, seed):
+    return model_id(variant, MODEL_KEYS[variant], FULL, seed)
+
+
+def score_columns(variants, datasets, trainset=FULL):
+    """Label (variant) -> one list of score files (one per dataset) per seed."""
+    return {
+        label: [[score_file(model_id(variant, MODEL_KEYS[variant], trainset, seed), d) for d in datasets] for seed in SEEDS]
+        for label, variant in variants.items()
+    }
+
+
+def ablation_columns():
+    return score_columns({variant: variant for variant in ANALYSIS["ablations"]}, TRAINED_ON)
+
+
+def no_paraphrase_columns():
+    """Table 3's zero-shot datasets: the model as trained, and the same without paraphrased instructions."""
+    name = ANALYSIS["no_paraphrase"]
+    if not name or not HELD_OUT:
+        return {}
+    return score_columns({name: name, "w/o Para.": no_paraphrase_variant(name)}, HELD_OUT)
+
+
+def subexpert_columns():
+    """Setting -> {Q: one list of score files per seed} (Figure 5)."""
+    if not SWEEP:
+        return {}
+    settings = {}
+    if TRAINED_ON:
+        settings["supervised"] = (FULL, TRAINED_ON)
+    if SWEEP_LOW_SET:
+        settings["low-resource"] = (SWEEP_LOW_SET, LOW["datasets"])
+    if HELD_OUT:
+        settings["zero-shot"] = (FULL, HELD_OUT)
+    return {
+        setting: {q: score_columns({"run": variant}, datasets, trainset)["run"] for q, variant in SWEEP.items()}
+        for setting, (trainset, datasets) in settings.items()
+    }
+
+
+def capability_columns(table):
+    """Expert setting -> one list of score files per seed: sub-task sets (Table 5) or NER/RE/EE test sets (Table 6)."""
+    sets = [(d, s) for d, s in CAPABILITY_SETS if (s == "task") == (table == "tasks")]
+    return {
+        experts: [[f"{RESULTS}/analysis/capabilities/{full_model(CAPABILITY_MODEL, seed)}/{experts}/scores/{d}.{s}.json" for d, s in sets] for seed in SEEDS]
+        for experts in EXPERT_SETTINGS
+    }
+
+
+def routing_files():
+    """Label -> one routing-weight file per seed (Figure 6)."""
+    return {variant: [f"{RESULTS}/analysis/routing/{full_model(variant, seed)}.json" for seed in SEEDS] for variant in ANALYSIS["routing"]["models"]}
+
+
+def analysis_outputs(name):
+    """The files of one analysis target (empty when the config leaves it out)."""
+    tables = f"{RESULTS}/tables"
+    if name == "ablations":
+        files = [f"{tables}/table4_ablations.{ext}" for ext in ("csv", "md")] if ANALYSIS["ablations"] else []
+        return files + ([f"{tables}/table3_no_paraphrase.{ext}" for ext in ("csv", "md")] if no_paraphrase_columns() else [])
+    if name == "subexperts":
+        return [f"{tables}/subexperts.csv", f"{RESULTS}/figures/subexperts.png"] if SWEEP else []
+    if name == "capabilities":
+        return [f"{tables}/{table}.{ext}" for table in ("table5_capability_subtasks", "table6_capability_tasks") for ext in ("csv", "md")] if CAPABILITY_MODEL else []
+    if name == "routing":
+        return [f"{tables}/routing.csv", f"{RESULTS}/figures/routing.png"] if ANALYSIS["routing"]["models"] else []
+    raise ValueError(name)

@@ -11,6 +11,8 @@ rule backbone:
         shape=config["backbone"]["shape"],
     log:
         f"logs/backbone/{config['backbone']['name']}.log",
+    benchmark:
+        f"{BENCHMARKS}/backbone/{config['backbone']['name']}.tsv"
     conda:
         "../envs/model.yaml"
     resources:
@@ -36,7 +38,7 @@ rule demo_corpus:
     log:
         f"{LOGS}/demo_corpus.log",
     benchmark:
-        f"{BENCHMARKS}/demo_corpus.tsv"
+        f"{BENCHMARKS}/demo_corpus/demo_corpus.tsv"
     conda:
         "../envs/data.yaml"
     script:
@@ -75,6 +77,8 @@ rule low_resource:
         f"{RESULTS}/data/{{dataset}}/train.low-{{fraction}}.seed-{{seed}}.jsonl",
     log:
         f"{LOGS}/low_resource/{{dataset}}-{{fraction}}-{{seed}}.log",
+    benchmark:
+        f"{BENCHMARKS}/low_resource/{{dataset}}-{{fraction}}-{{seed}}.tsv"
     conda:
         "../envs/data.yaml"
     script:

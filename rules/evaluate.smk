@@ -16,7 +16,7 @@ rule predict_backbone:
     log:
         f"{LOGS}/predict/backbone-{{dataset}}.log",
     benchmark:
-        f"{BENCHMARKS}/predict/backbone-{{dataset}}.tsv"
+        f"{BENCHMARKS}/predict_backbone/predict/backbone-{{dataset}}.tsv"
     conda:
         "../envs/model.yaml"
     threads: RESOURCES["prediction"]["threads"]
@@ -35,6 +35,8 @@ rule score:
         f"{RESULTS}/scores/{{model}}/{{dataset}}.json",
     log:
         f"{LOGS}/score/{{model}}-{{dataset}}.log",
+    benchmark:
+        f"{BENCHMARKS}/score/{{model}}-{{dataset}}.tsv"
     conda:
         "../envs/data.yaml"
     script:
@@ -52,6 +54,8 @@ rule table:
         held_out=[name for name, spec in DATASETS.items() if spec["held_out"]],
     log:
         f"{LOGS}/table/{{model}}.log",
+    benchmark:
+        f"{BENCHMARKS}/table/{{model}}.tsv"
     conda:
         "../envs/report.yaml"
     script:
@@ -70,6 +74,8 @@ rule experiment_table:
         held_out=HELD_OUT,
     log:
         f"{LOGS}/table/{{experiment}}.log",
+    benchmark:
+        f"{BENCHMARKS}/experiment_table/table/{{experiment}}.tsv"
     conda:
         "../envs/report.yaml"
     script:
@@ -86,6 +92,8 @@ rule figures:
         training=report(f"{RESULTS}/figures/training.png", category="Figures"),
     log:
         f"{LOGS}/figures.log",
+    benchmark:
+        f"{BENCHMARKS}/figures/figures.tsv"
     conda:
         "../envs/report.yaml"
     script:

@@ -14,7 +14,7 @@ rule paraphrase:
     log:
         f"{LOGS}/paraphrase.log",
     benchmark:
-        f"{BENCHMARKS}/paraphrase.tsv"
+        f"{BENCHMARKS}/paraphrase/paraphrase.tsv"
     conda:
         "../envs/model.yaml"
     threads: RESOURCES["paraphrase"]["threads"]
@@ -37,6 +37,8 @@ rule instances:
         max_test=config["evaluation"]["max_test_per_dataset"],
     log:
         f"{LOGS}/instances/{{dataset}}-{{split}}.log",
+    benchmark:
+        f"{BENCHMARKS}/instances/{{dataset}}-{{split}}.tsv"
     conda:
         "../envs/data.yaml"
     script:

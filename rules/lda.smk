@@ -18,6 +18,8 @@ rule augmented_instances:
         seed=config["seed"],
     log:
         f"{LOGS}/lda/augmented-{{dataset}}.log",
+    benchmark:
+        f"{BENCHMARKS}/augmented_instances/lda/augmented-{{dataset}}.tsv"
     conda:
         "../envs/data.yaml"
     script:
@@ -39,7 +41,7 @@ rule lda_losses:
     log:
         f"{LOGS}/lda/{{variant}}-{{mkey}}-{{lkey}}-seed-{{seed}}-round-{{round}}-losses.log",
     benchmark:
-        f"{BENCHMARKS}/lda/{{variant}}-{{mkey}}-{{lkey}}-seed-{{seed}}-round-{{round}}-losses.tsv"
+        f"{BENCHMARKS}/lda_losses/lda/{{variant}}-{{mkey}}-{{lkey}}-seed-{{seed}}-round-{{round}}-losses.tsv"
     conda:
         "../envs/model.yaml"
     threads: RESOURCES["prediction"]["threads"]
@@ -70,7 +72,7 @@ rule lda_train:
     log:
         f"{LOGS}/lda/{{variant}}-{{mkey}}-{{lkey}}-seed-{{seed}}-round-{{round}}-train.log",
     benchmark:
-        f"{BENCHMARKS}/lda/{{variant}}-{{mkey}}-{{lkey}}-seed-{{seed}}-round-{{round}}-train.tsv"
+        f"{BENCHMARKS}/lda_train/lda/{{variant}}-{{mkey}}-{{lkey}}-seed-{{seed}}-round-{{round}}-train.tsv"
     conda:
         "../envs/model.yaml"
     threads: RESOURCES["training"]["threads"]
@@ -101,7 +103,7 @@ checkpoint lda_dev:
     log:
         f"{LOGS}/lda/{{variant}}-{{mkey}}-{{lkey}}-seed-{{seed}}-round-{{round}}-dev.log",
     benchmark:
-        f"{BENCHMARKS}/lda/{{variant}}-{{mkey}}-{{lkey}}-seed-{{seed}}-round-{{round}}-dev.tsv"
+        f"{BENCHMARKS}/lda_dev/lda/{{variant}}-{{mkey}}-{{lkey}}-seed-{{seed}}-round-{{round}}-dev.tsv"
     conda:
         "../envs/model.yaml"
     threads: RESOURCES["prediction"]["threads"]
@@ -128,6 +130,8 @@ rule lda_final:
         max_rounds=LDA["max_rounds"],
     log:
         f"{LOGS}/lda/{{variant}}-{{mkey}}-{{lkey}}-seed-{{seed}}-final.log",
+    benchmark:
+        f"{BENCHMARKS}/lda_final/lda/{{variant}}-{{mkey}}-{{lkey}}-seed-{{seed}}-final.tsv"
     conda:
         "../envs/data.yaml"
     script:
@@ -154,7 +158,7 @@ rule lda_baseline:
     log:
         f"{LOGS}/lda/{{variant}}-{{mkey}}-{{lkey}}-seed-{{seed}}-baseline-{{method}}.log",
     benchmark:
-        f"{BENCHMARKS}/lda/{{variant}}-{{mkey}}-{{lkey}}-seed-{{seed}}-baseline-{{method}}.tsv"
+        f"{BENCHMARKS}/lda_baseline/lda/{{variant}}-{{mkey}}-{{lkey}}-seed-{{seed}}-baseline-{{method}}.tsv"
     conda:
         "../envs/model.yaml"
     threads: RESOURCES["training"]["threads"]
@@ -179,6 +183,8 @@ rule lda_table:
         unseen=[d for d in BENCH_DATASETS if d in HELD_OUT],
     log:
         f"{LOGS}/lda/table.log",
+    benchmark:
+        f"{BENCHMARKS}/lda_table/lda/table.tsv"
     conda:
         "../envs/report.yaml"
     script:

@@ -28,7 +28,7 @@ for _task, _kinds in PERTURBATIONS.items():
         log:
             f"{LOGS}/perturb/{{set}}-{{dataset}}.log",
         benchmark:
-            f"{BENCHMARKS}/perturb/{{set}}-{{dataset}}.tsv"
+            f"{BENCHMARKS}/perturb_{_task}/perturb/{{set}}-{{dataset}}.tsv"
         conda:
             "../envs/model.yaml"
         threads: 1
@@ -49,6 +49,8 @@ rule robustness_instances:
         seed=config["seed"],
     log:
         f"{LOGS}/robustness/instances-{{dataset}}.log",
+    benchmark:
+        f"{BENCHMARKS}/robustness_instances/robustness/instances-{{dataset}}.tsv"
     conda:
         "../envs/data.yaml"
     script:
@@ -71,7 +73,7 @@ rule predict_robustness:
     log:
         f"{LOGS}/robustness/predict/{{model}}/{{dataset}}.log",
     benchmark:
-        f"{BENCHMARKS}/robustness/predict/{{model}}/{{dataset}}.tsv"
+        f"{BENCHMARKS}/predict_robustness/robustness/predict/{{model}}/{{dataset}}.tsv"
     conda:
         "../envs/model.yaml"
     threads: RESOURCES["prediction"]["threads"]
@@ -90,6 +92,8 @@ rule score_robustness:
         f"{RESULTS}/robustness/scores/{{model}}/{{dataset}}.json",
     log:
         f"{LOGS}/robustness/score/{{model}}/{{dataset}}.log",
+    benchmark:
+        f"{BENCHMARKS}/score_robustness/robustness/score/{{model}}/{{dataset}}.tsv"
     conda:
         "../envs/data.yaml"
     script:
@@ -111,6 +115,8 @@ rule robustness_table:
         columns=robustness_columns(),
     log:
         f"{LOGS}/robustness/table.log",
+    benchmark:
+        f"{BENCHMARKS}/robustness_table/robustness/table.tsv"
     conda:
         "../envs/report.yaml"
     script:

@@ -15,6 +15,8 @@ rule subtask_instances:
         max_test=config["evaluation"]["max_test_per_dataset"],
     log:
         f"{LOGS}/instances/{{dataset}}-{{split}}.{{capability}}.log",
+    benchmark:
+        f"{BENCHMARKS}/subtask_instances/instances/{{dataset}}-{{split}}.{{capability}}.tsv"
     conda:
         "../envs/data.yaml"
     script:
@@ -91,7 +93,7 @@ rule predict_model:
     log:
         f"{LOGS}/predict/{{variant}}-{{mkey}}-{{trainset}}-seed-{{seed}}-{{dataset}}.log",
     benchmark:
-        f"{BENCHMARKS}/predict/{{variant}}-{{mkey}}-{{trainset}}-seed-{{seed}}-{{dataset}}.tsv"
+        f"{BENCHMARKS}/predict_model/predict/{{variant}}-{{mkey}}-{{trainset}}-seed-{{seed}}-{{dataset}}.tsv"
     conda:
         "../envs/model.yaml"
     threads: RESOURCES["prediction"]["threads"]

@@ -1,4 +1,5 @@
-"""Rules `predict_backbone` and `predict_model`: greedy outputs of a model on one test set."""
+"""Rules `predict_backbone`, `predict_model` and `predict_capabilities`: greedy outputs of a model
+on one test set (for `predict_capabilities` with the capability experts of `experts` forced on)."""
 
 from pathlib import Path
 
@@ -9,6 +10,7 @@ from ucuie.backbone import load_backbone
 from ucuie.jsonio import read_jsonl, write_jsonl
 from ucuie.predict import predict
 from ucuie.prompts import Instance
+from ucuie.tasks import SOFT, capabilities_of_combination
 from ucuie.workflow import step
 
 
@@ -18,9 +20,14 @@ def main(smk):
     model, tokenizer = load_backbone(Path(smk.input.backbone).parent, smk.params.dtype)
     if "adapter" in smk.input.keys():
         load_adapter(model, Path(smk.input.adapter).parent)
-    instances = [Instance.from_json(obj) for obj in read_jsonl(smk.input.instances)]
-    predictions = predict(model, tokenizer, instances, smk.params.batch_size, smk.params.max_new_tokens)
-    write_jsonl(smk.output[0], (p.to_json() for p in predictions))
+    experts = smk.params.get("experts", SOFT)
+    capabilities = None if experts == SOFT else capabilities_of_combination(experts)
+    sources = [smk.input.instances] if isinstance(smk.input.instances, str) else list(smk.input.instances)
+    for source, out in zip(sources, smk.output, strict=True):  # predict_capabilities: several sets, one model load
+        instances = [Instance.from_json(obj) for obj in read_jsonl(source)]
+        predictions = predict(model, tokenizer, instances, smk.params.batch_size, smk.params.max_new_tokens, capabilities)
+        write_jsonl(out, (p.to_json() for p in predictions))
+        print(f"{len(predictions)} predictions of {source} -> {out}")
 
 
 step(snakemake, main)  # noqa: F821

@@ -133,6 +133,7 @@ def test_paper_config_with_a_missing_dataset_folder_fails_before_any_job(tmp_pat
 def test_variants_with_the_same_warming_share_one_warming_run(tmp_path):
     config = yaml.safe_load((ROOT / "configs/smoke.yaml").read_text())
     config["models"] = {"uc-uie": {}, "no-entropy": {"training": {"beta": 0.0}}, "no-bce": {"training": {"gamma": 0.0}}, "faster": {"training": {"lr": 0.01}}}
+    config.pop("analysis")  # it names models this test does not define
     config["experiments"] = {"supervised": ["uc-uie", "faster"], "low_resource": ""}
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
     run = snakemake("-n", "--directory", str(tmp_path), "--configfile", str(tmp_path / "c.yaml"), "--replace-workflow-config")
@@ -147,6 +148,7 @@ def test_lda_runs_on_a_plain_lora_model(tmp_path):
     config = yaml.safe_load((ROOT / "configs/smoke.yaml").read_text())
     config["models"] = {"uc-uie": {}, "uc-uie-h": {"adapter": {"routing": "hard"}},
                         "lora": {"adapter": {"capability_experts": []}, "training": {"warming": {"enabled": False}}}}
+    config.pop("analysis")  # it names models this test does not define
     config["lda"]["model"] = "lora"
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
     run = snakemake("-n", "lda", "--directory", str(tmp_path), "--configfile", str(tmp_path / "c.yaml"), "--replace-workflow-config")
@@ -171,6 +173,8 @@ def test_workflow_passes_snakemake_lint():
         ("models={fast: {adapter: {rnak: 2}}}", "config key 'models.fast.adapter': adapter config key 'rnak' is not known"),
         ("experiments={supervised: [uc-uie-x]}", "config key 'experiments' names model 'uc-uie-x', which is not under 'models'"),
         ("instructions={backend: gpt}", "config key 'instructions.backend' is invalid"),
+        ("analysis={ablations: [uc-uie, nope]}", "config key 'analysis.ablations' names model 'nope', which is not under 'models'"),
+        ("analysis={capabilities: {combinations: [J+X]}}", "config key 'analysis.capabilities.combinations"),
     ],
 )
 def test_bad_config_stops_before_any_job(tmp_path, override, message):

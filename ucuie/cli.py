@@ -17,6 +17,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "convert": ("ucuie.data.convert", "convert a published dataset into unified JSONL records"),
     "count-params": ("ucuie.adapter.count_params", "count base and adapter parameters of a model shape on the meta device"),
     "bench-adapter": ("ucuie.adapter.bench", "benchmark the fused hierarchical adapter against PEFT LoRA and the reference loop"),
+    "bench-pipeline": ("ucuie.bench_pipeline", "time the workflow per rule family and its no-op rerun; our training loop against transformers.Trainer + PEFT; padding"),
     "train": ("ucuie.train", "train an adapter (multi-task stage or capability warming) on instance files; resumes from a checkpoint"),
 }
 

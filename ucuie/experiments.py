@@ -72,6 +72,45 @@ def resolve_variant(config: Mapping, name: str) -> dict:
     return {"adapter": adapter, "training": training}
 
 
+#: Instruction sets a model trains on: the paraphrase pool (default) or the base instructions only.
+PARAPHRASED, BASE_INSTRUCTIONS = "paraphrased", "base"
+
+
+def no_paraphrase_variant(name: str) -> str:
+    """The variant trained like ``name`` on base-instruction instances (Table 3's w/o Para.)."""
+    return f"{name}-no-para"
+
+
+def analysis_variants(config: Mapping, variants: Mapping[str, dict]) -> dict[str, dict]:
+    """Variants the analysis experiments derive from configured ones (``config['analysis']``).
+
+    ``<model>-no-para``: ``analysis.no_paraphrase`` trained on the base instructions only;
+    ``<model>-q<Q>``: ``analysis.subexperts.model`` with ``Q`` sub-experts (the model itself
+    where Q is its own).  Configured variants are never replaced.
+    """
+    analysis, derived = config["analysis"], {}
+    if analysis["no_paraphrase"]:
+        derived[no_paraphrase_variant(analysis["no_paraphrase"])] = {**variants[analysis["no_paraphrase"]], "instructions": BASE_INSTRUCTIONS}
+    for q, name in subexpert_variants(config, variants).items():
+        if name not in variants:
+            base = variants[config["analysis"]["subexperts"]["model"]]
+            derived[name] = {**base, "adapter": {**base["adapter"], "sub_experts": q}}
+    return {name: settings for name, settings in derived.items() if name not in variants}
+
+
+def subexpert_variants(config: Mapping, variants: Mapping[str, dict]) -> dict[int, str]:
+    """Q -> the variant name of the sub-expert sweep (empty without ``analysis.subexperts.model``)."""
+    sweep = config["analysis"]["subexperts"]
+    if not sweep["model"]:
+        return {}
+    own = variants[sweep["model"]]["adapter"]["sub_experts"]
+    return {q: sweep["model"] if q == own else f"{sweep['model']}-q{q}" for q in sweep["values"]}
+
+
+def instruction_set(variant: Mapping) -> str:
+    return variant.get("instructions", PARAPHRASED)
+
+
 def warming_settings(variant: Mapping) -> dict:
     """What determines a variant's warming stage: the adapter, the warming keys, the shared training keys.
 
@@ -83,11 +122,14 @@ def warming_settings(variant: Mapping) -> dict:
     adapter = dict(variant["adapter"])
     if adapter.get("routing", "soft") == "hard":
         adapter["routing"] = "soft"
-    return {
+    settings = {
         "adapter": adapter,
         "warming": training["warming"],
         "training": {key: training[key] for key in WARMING_SHARED_KEYS},
     }
+    if instruction_set(variant) != PARAPHRASED:
+        settings["instructions"] = instruction_set(variant)  # only then, so the usual keys stay as they were
+    return settings
 
 
 #: Workflow training keys that :class:`ucuie.train.TrainConfig` takes as they are.
@@ -136,7 +178,10 @@ def model_key(variant: Mapping) -> str:
     changing it back finds the earlier models again instead of retraining them.
     """
     training = {key: value for key, value in variant["training"].items() if key not in (*BOOKKEEPING_KEYS, "seeds")}
-    return settings_key({"adapter": variant["adapter"], "training": training})
+    settings = {"adapter": variant["adapter"], "training": training}
+    if instruction_set(variant) != PARAPHRASED:
+        settings["instructions"] = instruction_set(variant)  # only then, so the usual keys stay as they were
+    return settings_key(settings)
 
 
 def model_id(variant: str, key: str, training_set: str, seed: int) -> str:

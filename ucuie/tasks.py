@@ -42,3 +42,18 @@ def capability_labels(task: str) -> tuple[float, float, float]:
     """Hard routing labels ``(g_J, g_L, g_A)`` for a task, e.g. NER -> (1, 1, 0)."""
     needed = capabilities_of(task)
     return tuple(1.0 if capability in needed else 0.0 for capability in CAPABILITIES)  # type: ignore[return-value]
+
+
+#: Capability letters of the paper's Tables 5-6, and the expert settings they evaluate.
+CAPABILITY_LETTERS = {"J": "judging", "L": "locating", "A": "associating"}
+COMBINATIONS = ("J", "L", "A", "J+L", "J+A", "L+A", "J+L+A")
+#: The expert setting of the learned routing (no capability forced).
+SOFT = "soft"
+
+
+def capabilities_of_combination(combination: str) -> list[str]:
+    """``"J+L"`` -> ``["judging", "locating"]``; an unknown letter is an error naming it."""
+    letters = combination.split("+")
+    if not combination or any(letter not in CAPABILITY_LETTERS for letter in letters):
+        raise ValueError(f"capability combination {combination!r}: use the letters J, L, A joined by '+', e.g. J+L")
+    return [CAPABILITY_LETTERS[letter] for letter in letters]

@@ -5,7 +5,8 @@
   capability expert plus the shared expert).  It works in training too: experts switched off
   contribute nothing, so their gradients are exactly zero, and they are left out of L_entropy.
 * :func:`record_routing_weights` accumulates the mean sub-expert weight g_q^i per wrapped layer
-  and capability over the tokens the model sees (Figure 6).
+  and capability over the tokens the model sees (Figure 6), and the capability gates g'_i each
+  layer applied (what :func:`force_capabilities` switched on is visible there).
 """
 
 from __future__ import annotations
@@ -43,12 +44,25 @@ def force_capabilities(model: nn.Module, capabilities: Iterable[str]) -> Iterato
 
 
 class RoutingRecord:
-    """Sums of the sub-expert weights g_q^i and token counts, per wrapped layer."""
+    """Sums of the sub-expert weights g_q^i and token counts, per wrapped layer; and the
+    capability gates g'_i each layer applied (forced, hard labels or the task router's), per sample."""
 
     def __init__(self, groups: tuple[str, ...]):
         self.groups = groups
         self.sums: dict[str, torch.Tensor] = {}
         self.tokens: dict[str, float] = {}
+        self.gate_sums: dict[str, torch.Tensor] = {}
+        self.gate_counts: dict[str, float] = {}
+
+    def add_gates(self, layer: str, gates: torch.Tensor) -> None:
+        """Add the capability gates of one forward: [G] (forced, one for the batch) or [B, 1, G]."""
+        gates = gates.detach().double().cpu().reshape(-1, gates.shape[-1])
+        self.gate_sums[layer] = self.gate_sums[layer] + gates.sum(0) if layer in self.gate_sums else gates.sum(0)
+        self.gate_counts[layer] = self.gate_counts.get(layer, 0.0) + gates.shape[0]
+
+    def mean_gates(self) -> dict[str, dict[str, float]]:
+        """Mean capability gate g'_i per layer and capability: ``{layer: {capability: float}}``."""
+        return {layer: {group: float(self.gate_sums[layer][i] / self.gate_counts[layer]) for i, group in enumerate(self.groups)} for layer in self.gate_sums}
 
     def add(self, layer: str, total: torch.Tensor, count: float) -> None:
         """Add the summed weights [G, Q] of ``count`` tokens seen by ``layer``."""

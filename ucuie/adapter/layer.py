@@ -66,6 +66,12 @@ class RoutedLinear(nn.Module):
         mean of x over each sample's instruction tokens, [B, G]) at a full forward and reuses
         its gates at decode steps.
         """
+        gates = self._task_gates(x, task_router_logits)
+        if gates is not None and self.adapter_state.recorder is not None:
+            self.adapter_state.recorder.add_gates(self.adapter_name, gates)
+        return gates
+
+    def _task_gates(self, x: torch.Tensor, task_router_logits: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor | None:
         config, state = self.config, self.adapter_state
         if not config.capability_experts:
             return None
