@@ -121,6 +121,7 @@ def subexpert_figure(table: pd.DataFrame, out: str | Path) -> None:
                 for q, value in zip(qs, line["F1"]):
                     ax.annotate(f"{value:.1f}", (q, value), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8, color="red")
         ax.set_xticks(qs)
+        ax.set_ylim(0, max(10.0, 1.15 * float(np.nanmax(part["F1"].to_numpy(dtype=float), initial=0.0))))
         ax.set_xlabel("sub-experts per capability expert (Q)")
         ax.set_ylabel("offset F1 (%)")
         ax.set_title(setting.capitalize())
