@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import random
 from pathlib import Path
 
 import pytest
@@ -22,27 +21,17 @@ from ucuie.adapter import HierarchicalMoEConfig
 from ucuie.config import validate_config
 from ucuie.experiments import train_config
 from ucuie.launch import train_job
-from ucuie.prompts import Instance
 from ucuie.train import WARMING
 
+from test_train import make_instances as instances  # the same toy NER instances
+
 ROOT = Path(__file__).resolve().parents[1]
-WORDS = "alpha beta gamma delta river stone market city north valley bright quiet".split()
 #: documented in docs/training.md ("Several processes")
 LOSS_RTOL, WEIGHT_ATOL = 1e-5, 1e-6
 
 
 def smoke_training() -> dict:
     return validate_config(yaml.safe_load((ROOT / "configs" / "smoke.yaml").read_text()))["training"]
-
-
-def instances(n: int, task: str = "ner", seed: int = 0) -> list[Instance]:
-    rng = random.Random(seed)
-    made = []
-    for i in range(n):
-        words = [rng.choice(WORDS) for _ in range(rng.randint(2, 14))]
-        target = f"[person: {words[0].title()}]" if i % 2 else f"[place: {words[-1].title()}]"
-        made.append(Instance(f"s{i}", "toy", task, "List the entities.", "{person: [], place: []}", " ".join(words), target))
-    return made
 
 
 def losses(folder: Path) -> list[float]:

@@ -59,21 +59,17 @@ def _task_rows(table: pd.DataFrame, rows: Mapping[tuple[str, str], str], labels:
     return out
 
 
-def _labels(columns: Mapping[str, Any]) -> list[str]:
-    return list(columns)
-
-
 def ablation_table(columns: Mapping[str, Sequence[Sequence[Mapping]]]) -> pd.DataFrame:
     """Table 4: ``columns`` maps a method label to one list of score results per seed (supervised datasets)."""
     table = comparison_table(columns)
-    out = _task_rows(table, ABLATION_COLUMNS, _labels(columns), average=True)
+    out = _task_rows(table, ABLATION_COLUMNS, list(columns), average=True)
     return out.rename_axis("method").reset_index()
 
 
 def capability_table(columns: Mapping[str, Sequence[Sequence[Mapping]]], rows: Mapping[tuple[str, str], str]) -> pd.DataFrame:
     """Tables 5/6: rows are tasks (``rows``: (task, metric) -> label), columns the expert settings."""
     table = comparison_table(columns)
-    picked = _task_rows(table, rows, _labels(columns), average=False)
+    picked = _task_rows(table, rows, list(columns), average=False)
     means = picked[[c for c in picked.columns if not c.endswith(" std")]].T
     stds = picked[[c for c in picked.columns if c.endswith(" std")]].T
     stds.index = [i.removesuffix(" std") for i in stds.index]
