@@ -455,4 +455,22 @@ def test_bench_adapter_runs_every_variant_side_by_side_and_ends_with_the_ratio(t
     summary = json.loads((tmp_path / "bench.json").read_text())["summary"]
     assert summary["lora"]["train_step_s_over_lora"] == 1.0
     assert lines[-1] == f"fused_over_lora_train_step={summary['fused']['train_step_s_over_lora']:.3f}"
-    assert all(summary[v]["peak_rss_mib"] > 0 and summary[v]["generate_tokens_per_s"] > 0 for v in summary)
+    assert all(summary[v]["peak_mib"] > 0 and summary[v]["generate_tokens_per_s"] > 0 for v in summary)
+
+
+def test_bench_adapter_builds_a_named_shape_with_chosen_layers_in_bf16(tmp_path, capsys):
+    # The GPU benchmark's model (LLaMA-2-7B shape, a few layers, bf16) is built the same way; here
+    # the SmolLM2 shape with one layer on the CPU: both variants, base and adapter all bf16.
+    argv = ["bench-adapter", "--shape", "smollm2-135m", "--layers", "1", "--dtype", "bfloat16", "--rounds", "1", "--steps", "1"]
+    argv += ["--batch", "1", "--seq", "8", "--gen-batch", "1", "--prompt-len", "4", "--new-tokens", "2", "--json", str(tmp_path / "bench.json")]
+    assert cli.main(argv) == 0
+    runs = json.loads((tmp_path / "bench.json").read_text())["runs"]
+    assert sorted(runs) == ["fused", "lora"]
+    for variant in runs:
+        (run,) = runs[variant]
+        assert run["layers"] == 1 and run["dtypes"] == ["bfloat16"] and run["memory"] == "rss"
+
+
+def test_bench_adapter_refuses_layers_without_a_shape():
+    with pytest.raises(SystemExit, match="--layers goes with --shape"):
+        cli.main(["bench-adapter", "--tiny", "--layers", "2"])
