@@ -452,8 +452,11 @@ def test_bench_adapter_runs_every_variant_side_by_side_and_ends_with_the_ratio(t
     assert cli.main(argv) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert [line.split()[0] for line in lines[1:4]] == ["lora", "fused", "reference"]
-    summary = json.loads((tmp_path / "bench.json").read_text())["summary"]
+    report = json.loads((tmp_path / "bench.json").read_text())
+    summary, (timing,) = report["summary"], report["runs"]["timing"]
     assert summary["lora"]["train_step_s_over_lora"] == 1.0
+    # One round: the ratio is that round's pair, timed in one process.
+    assert summary["fused"]["train_step_s_over_lora"] == pytest.approx(timing["fused"]["train_step_s"] / timing["lora"]["train_step_s"])
     assert lines[-1] == f"fused_over_lora_train_step={summary['fused']['train_step_s_over_lora']:.3f}"
     assert all(summary[v]["peak_mib"] > 0 and summary[v]["generate_tokens_per_s"] > 0 for v in summary)
 
@@ -465,10 +468,11 @@ def test_bench_adapter_builds_a_named_shape_with_chosen_layers_in_bf16(tmp_path,
     argv += ["--batch", "1", "--seq", "8", "--gen-batch", "1", "--prompt-len", "4", "--new-tokens", "2", "--json", str(tmp_path / "bench.json")]
     assert cli.main(argv) == 0
     runs = json.loads((tmp_path / "bench.json").read_text())["runs"]
-    assert sorted(runs) == ["fused", "lora"]
-    for variant in runs:
-        (run,) = runs[variant]
+    assert sorted(runs["memory"]) == ["fused", "lora"]
+    for run in runs["memory"].values():
         assert run["layers"] == 1 and run["dtypes"] == ["bfloat16"] and run["memory"] == "rss"
+    (timing,) = runs["timing"]
+    assert sorted(timing) == ["fused", "lora"]
 
 
 def test_bench_adapter_refuses_layers_without_a_shape():

@@ -105,7 +105,7 @@ def subexpert_table(columns: Mapping[str, Mapping[int, Sequence[Sequence[Mapping
 def subexpert_figure(table: pd.DataFrame, out: str | Path) -> None:
     """Figure 5: one panel per setting, F1 against Q; a line per task, the average in red."""
     settings = [s for s in SETTINGS if s in set(table["setting"])]
-    fig, axes = plt.subplots(1, len(settings), figsize=(5.2 * len(settings), 4.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(settings), figsize=(5.2 * len(settings), 4.8), squeeze=False)
     for ax, setting in zip(axes[0], settings):
         part = table[table["setting"] == setting]
         qs = sorted(part["Q"].unique())
@@ -122,7 +122,8 @@ def subexpert_figure(table: pd.DataFrame, out: str | Path) -> None:
         ax.set_ylabel("offset F1 (%)")
         ax.set_title(setting.capitalize())
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="best")
+        # Below the panel, so no legend hides a point.
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, frameon=False)
     fig.suptitle("Effect of the number of sub-experts (paper Figure 5; red: average)")
     fig.tight_layout()
     fig.savefig(out, dpi=120)

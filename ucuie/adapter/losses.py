@@ -56,17 +56,18 @@ def collect_aux_losses(model: nn.Module) -> AuxLosses:
         if any(param.requires_grad for param in adapter_parameters(model).values()):
             raise RoutingError("routing records carry no gradient: with gradient checkpointing, use use_reentrant=False (the transformers default)")
     zero = torch.zeros((), dtype=torch.float32)
-    bce = zero
-    if logits and context.capability_labels is not None:
-        targets = context.capability_labels[:, [CAPABILITIES.index(c) for c in capabilities]]
-        per_module = [
-            F.binary_cross_entropy_with_logits(layer_logits, targets.to(layer_logits), reduction="none").sum(-1).mean()
-            for layer_logits in logits
-        ]
-        bce = torch.stack(per_module).mean()
-    entropy = torch.stack([torch.special.xlogy(load, load).sum() for load in loads]).mean() if loads else zero
-    task_gates = {}
+    bce, entropy, task_gates = zero, zero, {}
     if logits:
-        mean_gates = torch.stack([torch.sigmoid(layer_logits.detach()).mean(0) for layer_logits in logits]).mean(0)
+        # All modules at once, [modules, B, G]: per module L_bce sums over capabilities and averages
+        # over samples; every module sees the same batch, so the mean over modules is one mean.
+        logits = torch.stack(logits)
+        if context.capability_labels is not None:
+            targets = context.capability_labels[:, [CAPABILITIES.index(c) for c in capabilities]].to(logits)
+            bce = F.binary_cross_entropy_with_logits(logits, targets.expand_as(logits), reduction="none").sum(-1).mean()
+        mean_gates = torch.sigmoid(logits.detach()).mean((0, 1))
         task_gates = {capability: float(gate) for capability, gate in zip(capabilities, mean_gates)}
+    if loads:
+        # Every module records loads of one shape: [G, Q], or the rows of the experts forced on.
+        loads = torch.stack(loads)
+        entropy = torch.special.xlogy(loads, loads).flatten(1).sum(-1).mean()
     return AuxLosses(bce=bce, entropy=entropy, task_gates=task_gates)
