@@ -82,7 +82,9 @@ def family_summary(benchmarks) -> list[dict[str, Any]]:
 def snakemake(workdir: Path, configfile: Path, cores: int, targets: list[str], log: Path) -> tuple[float, str]:
     """Run Snakemake in ``workdir``; (wall seconds, everything it printed, also written to ``log``)."""
     command = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir), "--cores", str(cores),
-               "--configfile", str(configfile), "--replace-workflow-config", *targets]
+               "--configfile", str(configfile), "--replace-workflow-config",
+               "--rerun-incomplete",  # outputs a killed earlier run left half-written are redone, not an error
+               *targets]
     print("$", " ".join(command), flush=True)
     started = time.perf_counter()
     result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
