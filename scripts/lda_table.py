@@ -4,14 +4,14 @@ from pathlib import Path
 from statistics import mean
 
 from ucuie.figures import lda_figure
-from ucuie.jsonio import read_json
+from ucuie.jsonio import read_columns, read_json
 from ucuie.lda import method_table
 from ucuie.robustness import robustness_table
 from ucuie.workflow import step
 
 
 def main(smk):
-    scores = {label: [[read_json(path) for path in files] for files in runs] for label, runs in smk.params.columns.items()}
+    scores = read_columns(smk.params.columns)
     finals = [read_json(path) for path in smk.input.finals]
     lda_fraction = mean(final["fraction_used"] for final in finals)
     fractions = {"M0": 0.0, "all augmented": 1.0, "random": lda_fraction, "LDA": lda_fraction}

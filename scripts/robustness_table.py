@@ -3,13 +3,13 @@
 from pathlib import Path
 
 from ucuie.figures import robustness_figure
-from ucuie.jsonio import read_json
+from ucuie.jsonio import read_columns, read_json
 from ucuie.robustness import report_summary, robustness_table
 from ucuie.workflow import step
 
 
 def main(smk):
-    models = {label: [[read_json(path) for path in files] for files in runs] for label, runs in smk.params.columns.items()}
+    models = read_columns(smk.params.columns)
     table = robustness_table(models)
     table.to_csv(smk.output.csv, index=False)
     markdown = table.fillna("-").to_markdown(index=False) + "\n"

@@ -157,12 +157,15 @@ def sample_routing_weights(model, tokenizer, instances: Sequence, tokens: int, b
     for task, task_instances in by_task.items():
         order = list(task_instances)
         random.Random(seed).shuffle(order)
-        examples, _ = encode_examples(tokenizer, order, None)
         chosen, total = [], 0
-        for example in examples:
-            keep = min(len(example), tokens - total)
-            chosen.append(Example(example.input_ids[:keep], example.instruction_mask[:keep], example.labels[:keep], example.task))
-            total += keep
+        # Encoded a batch at a time, so a large training set is not tokenised whole for 1,000 tokens.
+        for start in range(0, len(order), batch_size):
+            for example in encode_examples(tokenizer, order[start : start + batch_size], None)[0]:
+                keep = min(len(example), tokens - total)
+                chosen.append(Example(example.input_ids[:keep], example.instruction_mask[:keep], example.labels[:keep], example.task))
+                total += keep
+                if total == tokens:
+                    break
             if total == tokens:
                 break
         with torch.no_grad(), record_routing_weights(model) as record:
@@ -218,13 +221,3 @@ def routing_figure(frames: Mapping[str, pd.DataFrame], tokens: int, out: str | P
     fig.savefig(out, dpi=120, bbox_inches="tight")
     plt.close(fig)
 
-
-def to_markdown(table: pd.DataFrame, index: str) -> str:
-    """``mean ± std`` cells where any std is above 0, ``mean`` otherwise; '-' where missing."""
-    values = [c for c in table.columns if c != index and not c.endswith(" std")]
-    shown = table[[index]].copy()
-    for column in values:
-        std = table[f"{column} std"] if f"{column} std" in table else pd.Series(0.0, index=table.index)
-        with_std = bool((std.fillna(0) > 0).any())
-        shown[column] = ["-" if pd.isna(m) else (f"{m:.2f} ± {s:.2f}" if with_std else f"{m:.2f}") for m, s in zip(table[column], std.fillna(0))]
-    return shown.to_markdown(index=False) + "\n"

@@ -149,16 +149,15 @@ def run_ours(backbone: Path, instances, out: Path, args: argparse.Namespace) -> 
 def run_trainer(backbone: Path, examples, pad: int, out: Path, args: argparse.Namespace) -> dict[str, float]:
     """``transformers.Trainer`` + PEFT LoRA on our encoded examples (same tokens, labels, batches' size)."""
     import torch
-    from peft import LoraConfig, get_peft_model
+    from peft import get_peft_model
     from transformers import Trainer, TrainingArguments
 
     from ucuie.adapter import HierarchicalMoEConfig
+    from ucuie.adapter.bench import peft_lora_config
     from ucuie.backbone import load_backbone
 
-    adapter = HierarchicalMoEConfig(capability_experts=())
     model, _ = load_backbone(backbone)
-    targets = sorted({name.rsplit(".", 1)[-1] for name in adapter.target_modules})
-    model = get_peft_model(model, LoraConfig(r=adapter.rank, lora_alpha=adapter.alpha, lora_dropout=0.0, target_modules=targets))
+    model = get_peft_model(model, peft_lora_config(HierarchicalMoEConfig(capability_experts=())))
     counts = {"real": 0, "padded": 0}
 
     def count(module, args, kwargs):

@@ -18,6 +18,7 @@ import copy
 import hashlib
 import json
 from collections.abc import Collection, Mapping, Sequence
+from pathlib import Path
 
 import pandas as pd
 
@@ -28,6 +29,8 @@ from ucuie.prompts import Instance
 from ucuie.train import TrainConfig
 
 FULL = "full"
+#: The columns that name a row of Tables 1-3.
+TABLE_KEYS = ("setting", "task", "metric", "dataset")
 #: Training settings that shape the warming stage besides its own keys (the batch, the losses).
 WARMING_SHARED_KEYS = ("batch_size", "grad_accum", "gamma", "beta", "weight_decay", "warmup_ratio", "max_length", "bf16", "gradient_checkpointing")
 
@@ -92,9 +95,8 @@ def analysis_variants(config: Mapping, variants: Mapping[str, dict]) -> dict[str
     if analysis["no_paraphrase"]:
         derived[no_paraphrase_variant(analysis["no_paraphrase"])] = {**variants[analysis["no_paraphrase"]], "instructions": BASE_INSTRUCTIONS}
     for q, name in subexpert_variants(config, variants).items():
-        if name not in variants:
-            base = variants[config["analysis"]["subexperts"]["model"]]
-            derived[name] = {**base, "adapter": {**base["adapter"], "sub_experts": q}}
+        base = variants[analysis["subexperts"]["model"]]
+        derived[name] = {**base, "adapter": {**base["adapter"], "sub_experts": q}}
     return {name: settings for name, settings in derived.items() if name not in variants}
 
 
@@ -109,6 +111,14 @@ def subexpert_variants(config: Mapping, variants: Mapping[str, dict]) -> dict[in
 
 def instruction_set(variant: Mapping) -> str:
     return variant.get("instructions", PARAPHRASED)
+
+
+def _with_instruction_set(settings: dict, variant: Mapping) -> dict:
+    """``settings`` plus the variant's instruction set, only where it is not the default, so the
+    keys of every model trained on paraphrased instructions stay what they were."""
+    if instruction_set(variant) != PARAPHRASED:
+        settings["instructions"] = instruction_set(variant)
+    return settings
 
 
 def warming_settings(variant: Mapping) -> dict:
@@ -127,9 +137,7 @@ def warming_settings(variant: Mapping) -> dict:
         "warming": training["warming"],
         "training": {key: training[key] for key in WARMING_SHARED_KEYS},
     }
-    if instruction_set(variant) != PARAPHRASED:
-        settings["instructions"] = instruction_set(variant)  # only then, so the usual keys stay as they were
-    return settings
+    return _with_instruction_set(settings, variant)
 
 
 #: Workflow training keys that :class:`ucuie.train.TrainConfig` takes as they are.
@@ -178,10 +186,7 @@ def model_key(variant: Mapping) -> str:
     changing it back finds the earlier models again instead of retraining them.
     """
     training = {key: value for key, value in variant["training"].items() if key not in (*BOOKKEEPING_KEYS, "seeds")}
-    settings = {"adapter": variant["adapter"], "training": training}
-    if instruction_set(variant) != PARAPHRASED:
-        settings["instructions"] = instruction_set(variant)  # only then, so the usual keys stay as they were
-    return settings_key(settings)
+    return settings_key(_with_instruction_set({"adapter": variant["adapter"], "training": training}, variant))
 
 
 def model_id(variant: str, key: str, training_set: str, seed: int) -> str:
@@ -201,7 +206,7 @@ def comparison_table(columns: Mapping[str, Sequence[Sequence[Mapping]]], held_ou
     long layout of :func:`ucuie.evaluation.results_table` (setting, task, metric, dataset) with a
     ``<label>`` (mean offset F1 in %) and ``<label> std`` column per model.
     """
-    keys = ["setting", "task", "metric", "dataset"]
+    keys = list(TABLE_KEYS)
     merged: pd.DataFrame | None = None
     order: dict[tuple, None] = {}
     for label, runs in columns.items():
@@ -218,15 +223,27 @@ def comparison_table(columns: Mapping[str, Sequence[Sequence[Mapping]]], held_ou
     return merged.reindex(list(order)).reset_index()
 
 
-def to_markdown(table: pd.DataFrame) -> str:
-    """The table with ``mean ± std`` cells (``mean`` alone where every std is 0 or missing)."""
-    labels = [c for c in table.columns if c not in ("setting", "task", "metric", "dataset") and not c.endswith(" std")]
-    shown = table[["setting", "task", "metric", "dataset"]].copy()
+def to_markdown(table: pd.DataFrame, index: Sequence[str] = TABLE_KEYS) -> str:
+    """The table with ``mean ± std`` cells (``mean`` alone where every std is 0 or missing).
+
+    ``index`` are the columns that name a row (Tables 1-3: setting, task, metric, dataset); every
+    other column ``<label>`` is a mean, with its std in ``<label> std`` if the table has one.
+    """
+    labels = [c for c in table.columns if c not in index and not c.endswith(" std")]
+    shown = table[list(index)].copy()
     for label in labels:
-        std = table[f"{label} std"]
-        with_std = bool((std.fillna(0) > 0).any())
+        std = table[f"{label} std"].fillna(0) if f"{label} std" in table else pd.Series(0.0, index=table.index)
+        with_std = bool((std > 0).any())
         shown[label] = [
             "-" if pd.isna(mean) else (f"{mean:.2f} ± {s:.2f}" if with_std else f"{mean:.2f}")
-            for mean, s in zip(table[label], std.fillna(0))
+            for mean, s in zip(table[label], std)
         ]
     return shown.to_markdown(index=False) + "\n"
+
+
+def write_table(table: pd.DataFrame, csv: str | Path, md: str | Path, index: Sequence[str] = TABLE_KEYS) -> None:
+    """Write a table as CSV and as Markdown (:func:`to_markdown`), and print the Markdown."""
+    table.to_csv(csv, index=False)
+    text = to_markdown(table, index)
+    Path(md).write_text(text, encoding="utf-8")
+    print(text)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,3 +43,8 @@ def read_jsonl(path: str | Path) -> Iterator[Any]:
                     yield json.loads(line)
                 except json.JSONDecodeError as exc:
                     raise ValueError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from exc
+
+
+def read_columns(columns: Mapping[str, Sequence[Sequence[str | Path]]]) -> dict[str, list[list[Any]]]:
+    """Read the JSON files of a table's ``columns`` (label -> one list of files per seed, e.g. score files)."""
+    return {label: [[read_json(path) for path in files] for files in runs] for label, runs in columns.items()}

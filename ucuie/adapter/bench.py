@@ -93,17 +93,24 @@ def _load_model(args: argparse.Namespace):
     return AutoModelForCausalLM.from_pretrained(args.model, dtype=dtype).to(device)
 
 
+def peft_lora_config(config):
+    """PEFT LoRA with the rank, alpha and placement of ``config`` (a HierarchicalMoEConfig), no
+    dropout: the baseline of this benchmark and of ``ucuie bench-pipeline``."""
+    from peft import LoraConfig
+
+    targets = sorted({pattern.rpartition(".")[2] for pattern in config.target_modules})
+    return LoraConfig(r=config.rank, lora_alpha=config.alpha, lora_dropout=0.0, target_modules=targets)
+
+
 def _prepare(variant: str, model):
-    from peft import LoraConfig, get_peft_model
+    from peft import get_peft_model
 
     from ucuie.adapter import HierarchicalMoEConfig, attach_adapter
     from ucuie.adapter.reference import use_reference_layers
 
     config = HierarchicalMoEConfig()
     if variant == "lora":
-        targets = [pattern.rpartition(".")[2] for pattern in config.target_modules]
-        lora = LoraConfig(r=config.rank, lora_alpha=config.alpha, lora_dropout=0.0, target_modules=targets)
-        return get_peft_model(model, lora, autocast_adapter_dtype=False)  # adapter in the base's dtype, as ours
+        return get_peft_model(model, peft_lora_config(config), autocast_adapter_dtype=False)  # adapter in the base's dtype, as ours
     model = attach_adapter(model, config)
     return use_reference_layers(model) if variant == "reference" else model
 
