@@ -45,7 +45,7 @@ def test_metrics_cover_every_task():
         "ner": ["entity"],
         "re": ["triple"],
         "ee": ["trigger", "argument"],
-        "absa": ["triplet"],
+        "absa": ["triplet", "pair"],
         "judging": ["judging"],
         "locating": ["locating"],
         "associating": ["associating"],
@@ -140,6 +140,24 @@ def test_absa_triplet():
     predicted = [triplet("POS", battery, great), triplet("POS", screen, awful), triplet("NEG", screen, great)]
     assert counts(gold, predicted, "triplet") == Counts(tp=1, fp=2, fn=1)
     assert units("triplet", gold.frames) == {((6, 13), (0, 5), "POS"), ((24, 30), (18, 23), "NEG")}
+    # The pair metric ignores polarity: (screen, awful) counts although it is labelled POS.
+    assert counts(gold, predicted, "pair") == Counts(tp=2, fp=1, fn=0)
+    assert units("pair", gold.frames) == {((6, 13), (0, 5)), ((24, 30), (18, 23))}
+
+
+def test_absa_pair_is_shown_but_left_out_of_the_averages():
+    text = "great battery"
+    great, battery = at(text, "great"), at(text, "battery")
+    gold = [
+        record(text, "absa", [Frame("POS", None, (Slot("aspect", battery), Slot("opinion", great)))], dataset="a", record_id="a"),
+        record(text, "ner", [Frame("product", battery)], dataset="n", record_id="n"),
+    ]
+    # Polarity wrong: triplet F1 0, pair F1 1; NER right: entity F1 1.
+    scores = score(gold, {"a": [Frame("NEG", None, (Slot("aspect", battery), Slot("opinion", great)))], "n": [Frame("product", battery)]})
+    assert scores.columns() == [("ner", "entity"), ("absa", "triplet"), ("absa", "pair")]
+    assert scores.get("a", "pair").offset.f1 == 1.0
+    assert scores.overall() == pytest.approx(0.5)
+    assert scores.overall(average="tasks") == pytest.approx(0.5)
 
 
 def test_capability_units():

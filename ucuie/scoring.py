@@ -11,6 +11,7 @@ re           triple       (relation type, subject span, object span)
 ee           trigger      (event type, trigger span)
 ee           argument     (event type, role, argument span)
 absa         triplet      (aspect span, opinion span, polarity)
+absa         pair         (aspect span, opinion span): aspect-opinion pair extraction, polarity ignored
 judging      judging      frame types present, and (frame type, slot type) pairs present
 locating     locating     (frame type, filler span), and (frame type, slot type, slot span)
 associating  associating  (frame type, filler span or None, sorted (slot type, slot span) pairs)
@@ -35,6 +36,10 @@ the mean of the per-dataset F1, i.e. ``task_macro`` (Table 4's NER/RE/ED/EAE col
 means of Table 1's rows).  Its "Average" (Tables 1, 4) is the mean over every (dataset, metric) F1:
 ``overall(average="datasets")``, the default; ``overall(average="tasks")`` is the mean of the
 ``task_macro`` values over the (task, metric) columns instead.
+
+ABSA's ``pair`` is a diagnostic (:data:`DIAGNOSTIC_METRICS`): it is scored and shown in every
+table, so a reader can tell finding the aspect-opinion pairs from judging their polarity, but it
+is left out of both averages, which therefore stay the paper's (triplet F1 for ABSA).
 """
 
 from __future__ import annotations
@@ -55,11 +60,14 @@ METRICS: dict[str, list[str]] = {
     NER: ["entity"],
     RE: ["triple"],
     EE: ["trigger", "argument"],
-    ABSA: ["triplet"],
+    ABSA: ["triplet", "pair"],
     JUDGING: ["judging"],
     LOCATING: ["locating"],
     ASSOCIATING: ["associating"],
 }
+
+#: Metrics shown beside the paper's but left out of the "Average": (task, metric).
+DIAGNOSTIC_METRICS: frozenset[tuple[str, str]] = frozenset({(ABSA, "pair")})
 
 OFFSET, STRING = "offset", "string"
 MATCHINGS: tuple[str, ...] = (OFFSET, STRING)
@@ -107,6 +115,11 @@ def _triplet(frame: Frame, key: Callable[[Span], Hashable]) -> Iterable[tuple]:
             yield (key(aspect), key(opinion), frame.type)
 
 
+def _pair(frame: Frame, key: Callable[[Span], Hashable]) -> Iterable[tuple]:
+    for aspect, opinion, _ in _triplet(frame, key):
+        yield (aspect, opinion)
+
+
 def _judging(frame: Frame, key: Callable[[Span], Hashable]) -> Iterable[tuple]:
     yield ("frame", frame.type)
     for slot in frame.slots:
@@ -131,6 +144,7 @@ _UNITS: dict[str, Callable[[Frame, Callable[[Span], Hashable]], Iterable[tuple]]
     "trigger": _entity,
     "argument": _argument,
     "triplet": _triplet,
+    "pair": _pair,
     "judging": _judging,
     "locating": _locating,
     "associating": _associating,
@@ -229,14 +243,16 @@ class Scores:
 
     def overall(self, matching: str = OFFSET, average: str = "datasets") -> float:
         """The mean F1 over every (dataset, metric) result (``"datasets"``, the paper's "Average")
-        or over the (task, metric) columns of ``task_macro`` (``"tasks"``); 0 without results."""
+        or over the (task, metric) columns of ``task_macro`` (``"tasks"``); diagnostic metrics
+        (:data:`DIAGNOSTIC_METRICS`) take no part; 0 without results."""
         if average not in AVERAGES:
             raise ValueError(f"unknown average {average!r}; expected one of {list(AVERAGES)}")
-        if not self.results:
+        results = [r for r in self.results if (r.task, r.metric) not in DIAGNOSTIC_METRICS]
+        if not results:
             return 0.0
         if average == "datasets":
-            return mean(r.counts(matching).f1 for r in self.results)
-        return mean(self.task_macro(t, m, matching) for t, m in self.columns())
+            return mean(r.counts(matching).f1 for r in results)
+        return mean(self.task_macro(t, m, matching) for t, m in self.columns() if (t, m) not in DIAGNOSTIC_METRICS)
 
     def to_json(self) -> list[dict]:
         """The per-dataset counts (aggregates are recomputed from them, never stored)."""
