@@ -137,6 +137,26 @@ def test_fused_layer_matches_reference_loop_in_outputs_and_all_gradients(case):
     assert checked == sum(1 for _ in adapter_parameters(fused))
 
 
+@pytest.mark.parametrize("case", list(FUSED_CASES))
+def test_fused_layer_without_autograd_matches_reference_and_follows_parameter_changes(case):
+    # Without autograd (generation, evaluation) the fused layer computes the down-projection and
+    # the routers in separate matmuls; any change of the parameters must show in the output.
+    config, forced = FUSED_CASES[case]
+    fused = adapted(config)
+    reference = use_reference_layers(copy.deepcopy(fused))
+
+    def logits(model):
+        with torch.no_grad():
+            return forward_backward(model, forced, backward=False)[0]
+
+    torch.testing.assert_close(logits(fused), logits(reference), rtol=1e-10, atol=1e-10)
+    before = logits(fused)
+    randomise(fused, seed=2)  # an in-place change, as an optimizer step or load_adapter makes
+    after = logits(fused)
+    assert not torch.allclose(after, before)
+    torch.testing.assert_close(after, logits(use_reference_layers(copy.deepcopy(fused))), rtol=1e-10, atol=1e-10)
+
+
 @pytest.mark.parametrize("config", [HierarchicalMoEConfig(), HierarchicalMoEConfig(routing="hard"), HierarchicalMoEConfig(routing="flat", capability_experts=())])
 def test_freshly_attached_adapter_leaves_logits_unchanged(config):
     ids, attention, instruction, labels = batch()
@@ -446,12 +466,12 @@ def test_count_params_tiny_shape_counts_the_attached_adapter(capsys):
 
 
 def test_bench_adapter_runs_every_variant_side_by_side_and_ends_with_the_ratio(tmp_path, capsys):
-    # A benchmark, not a timing test: it must run all three variants and report their ratios.
+    # A benchmark, not a timing test: it must run every variant and report their ratios.
     argv = ["bench-adapter", "--tiny", "--rounds", "1", "--steps", "1", "--batch", "2", "--seq", "16"]
     argv += ["--gen-batch", "2", "--prompt-len", "8", "--new-tokens", "3", "--json", str(tmp_path / "bench.json")]
     assert cli.main(argv) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert [line.split()[0] for line in lines[1:4]] == ["lora", "fused", "reference"]
+    assert [line.split()[0] for line in lines[1:5]] == ["lora", "lora-wide", "fused", "reference"]
     report = json.loads((tmp_path / "bench.json").read_text())
     summary, (timing,) = report["summary"], report["runs"]["timing"]
     assert summary["lora"]["train_step_s_over_lora"] == 1.0
@@ -459,6 +479,9 @@ def test_bench_adapter_runs_every_variant_side_by_side_and_ends_with_the_ratio(t
     assert summary["fused"]["train_step_s_over_lora"] == pytest.approx(timing["fused"]["train_step_s"] / timing["lora"]["train_step_s"])
     assert lines[-1] == f"fused_over_lora_train_step={summary['fused']['train_step_s_over_lora']:.3f}"
     assert all(summary[v]["peak_mib"] > 0 and summary[v]["generate_tokens_per_s"] > 0 for v in summary)
+    # lora-wide: PEFT LoRA at the adapter's total rank (1 shared + 3 x 4 sub-experts of r = 4).
+    memory = report["runs"]["memory"]
+    assert memory["lora-wide"]["trainable_params"] == 13 * memory["lora"]["trainable_params"]
 
 
 def test_bench_adapter_builds_a_named_shape_with_chosen_layers_in_bf16(tmp_path, capsys):

@@ -9,7 +9,10 @@ line is ``fused_over_lora_train_step=<ratio>``.
 
 Variants: ``lora`` = PEFT LoRA r=4 on the same three projections; ``fused`` = the paper's
 adapter (:class:`HierarchicalMoELinear`); ``reference`` = the same adapter as a loop over LoRA
-modules (:mod:`ucuie.adapter.reference`).
+modules (:mod:`ucuie.adapter.reference`); ``lora-wide`` (on request) = PEFT LoRA whose rank is
+the adapter's total, n*r = 52 for the paper's adapter, at the same alpha/r: what the adapter's
+width costs without any routing, so the fused adapter's gap to ``lora`` splits into width and
+routing.
 
 Models: a real HF folder (``--model``), a small random LLaMA (``--tiny``), or a named shape of
 :data:`ucuie.adapter.count_params.SHAPES` with random weights and ``--layers`` decoder layers
@@ -32,7 +35,8 @@ from pathlib import Path
 
 from ucuie.adapter.count_params import SHAPES
 
-VARIANTS = ("lora", "fused", "reference")
+VARIANTS = ("lora", "lora-wide", "fused", "reference")
+PEFT_VARIANTS = ("lora", "lora-wide")
 DTYPES = ("float32", "bfloat16")
 #: Generations per variant and round in the timing run (their median counts).
 GENERATIONS_PER_ROUND = 3
@@ -51,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dtype", choices=DTYPES, default="float32", help="weight dtype of base and adapters (default: float32)")
     parser.add_argument(
         "--variants", nargs="+", choices=VARIANTS,
-        help="variants to run (default: all three with --tiny; lora and fused on a real model, where the "
+        help="variants to run (default: all with --tiny; lora and fused on a real model, where the "
         "reference loop needs far more memory: about 9 GiB for SmolLM2 at --batch 2, and more than 24 GiB at 8)",
     )
     parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds; each runs every variant once")
@@ -93,13 +97,15 @@ def _load_model(args: argparse.Namespace):
     return AutoModelForCausalLM.from_pretrained(args.model, dtype=dtype).to(device)
 
 
-def peft_lora_config(config):
+def peft_lora_config(config, rank: int | None = None):
     """PEFT LoRA with the rank, alpha and placement of ``config`` (a HierarchicalMoEConfig), no
-    dropout: the baseline of this benchmark and of ``ucuie bench-pipeline``."""
+    dropout: the baseline of this benchmark and of ``ucuie bench-pipeline``.  ``rank`` overrides
+    the rank, alpha following so that alpha/r stays the adapter's scaling."""
     from peft import LoraConfig
 
+    rank, alpha = (config.rank, config.alpha) if rank is None else (rank, config.scaling * rank)
     targets = sorted({pattern.rpartition(".")[2] for pattern in config.target_modules})
-    return LoraConfig(r=config.rank, lora_alpha=config.alpha, lora_dropout=0.0, target_modules=targets)
+    return LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=0.0, target_modules=targets)
 
 
 def _prepare(variant: str, model):
@@ -109,8 +115,9 @@ def _prepare(variant: str, model):
     from ucuie.adapter.reference import use_reference_layers
 
     config = HierarchicalMoEConfig()
-    if variant == "lora":
-        return get_peft_model(model, peft_lora_config(config), autocast_adapter_dtype=False)  # adapter in the base's dtype, as ours
+    if variant in PEFT_VARIANTS:
+        rank = config.num_loras * config.rank if variant == "lora-wide" else None
+        return get_peft_model(model, peft_lora_config(config, rank), autocast_adapter_dtype=False)  # adapter in the base's dtype, as ours
     model = attach_adapter(model, config)
     return use_reference_layers(model) if variant == "reference" else model
 
@@ -124,7 +131,7 @@ class _Variant:
 
         self.name, self.args, self.device = name, args, torch.device(args.device)
         self.model = _prepare(name, _load_model(args))
-        self.hierarchical = name != "lora"
+        self.hierarchical = name not in PEFT_VARIANTS
         vocab = self.model.config.vocab_size
         generator = torch.Generator().manual_seed(1)
         self.ids = torch.randint(3, vocab, (args.batch, args.seq), generator=generator).to(self.device)
@@ -206,6 +213,7 @@ def _memory_worker(args: argparse.Namespace) -> dict:
         "memory": "cuda_allocated" if variant.device.type == "cuda" else "rss",
         "layers": variant.model.config.num_hidden_layers,
         "dtypes": sorted({str(p.dtype).removeprefix("torch.") for p in variant.model.parameters()}),
+        "trainable_params": sum(p.numel() for p in variant.model.parameters() if p.requires_grad),
     }
 
 
