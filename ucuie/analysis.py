@@ -157,15 +157,13 @@ def sample_routing_weights(model, tokenizer, instances: Sequence, tokens: int, b
     for task, task_instances in by_task.items():
         order = list(task_instances)
         random.Random(seed).shuffle(order)
+        # Encoded a batch at a time (lazily), so a large training set is not tokenised whole for 1,000 tokens.
+        encoded = (example for start in range(0, len(order), batch_size) for example in encode_examples(tokenizer, order[start : start + batch_size], None)[0])
         chosen, total = [], 0
-        # Encoded a batch at a time, so a large training set is not tokenised whole for 1,000 tokens.
-        for start in range(0, len(order), batch_size):
-            for example in encode_examples(tokenizer, order[start : start + batch_size], None)[0]:
-                keep = min(len(example), tokens - total)
-                chosen.append(Example(example.input_ids[:keep], example.instruction_mask[:keep], example.labels[:keep], example.task))
-                total += keep
-                if total == tokens:
-                    break
+        for example in encoded:
+            keep = min(len(example), tokens - total)
+            chosen.append(Example(example.input_ids[:keep], example.instruction_mask[:keep], example.labels[:keep], example.task))
+            total += keep
             if total == tokens:
                 break
         with torch.no_grad(), record_routing_weights(model) as record:
@@ -220,4 +218,3 @@ def routing_figure(frames: Mapping[str, pd.DataFrame], tokens: int, out: str | P
     fig.suptitle(f"Mean low-level routing weight per sub-expert ({tokens} tokens per task; paper Figure 6)")
     fig.savefig(out, dpi=120, bbox_inches="tight")
     plt.close(fig)
-
